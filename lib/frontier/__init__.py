@@ -1,0 +1,23 @@
+"""frontier: the library behind the LLM Frontiers course.
+
+Subpackages mirror the course sections:
+
+* :mod:`frontier.architecture`  section 1: attention cost, efficient attention, SSMs, MoE, long context
+* :mod:`frontier.reasoning`     section 2: test-time compute, search, tools and agents
+* :mod:`frontier.multimodal`    section 3: vision-language models and token budgets
+* :mod:`frontier.alignment`     section 4: preference optimisation, oversight, robustness
+* :mod:`frontier.efficiency`    section 5: compute-optimal training, speculative decoding, quantization, merging
+* :mod:`frontier.knowledge`     section 6: RAG, hallucination, calibration, editing and memory
+* :mod:`frontier.society`       section 7: energy, emissions, regulation, work
+* :mod:`frontier.finance`       section 8: financial applications
+
+and the shared tools:
+
+* :mod:`frontier.env`        what this machine has (CPU or GPU, CuPy, versions)
+* :mod:`frontier.viz`        figure builders and the interactive-figure controller
+* :mod:`frontier.notebooks`  run notebooks with papermill, clean them, check their hygiene
+* :mod:`frontier.bench`      benchmark commands (``python -m frontier.bench --help``)
+
+Computation never imports plotly or ipywidgets; only :mod:`frontier.viz` does.
+"""
+__version__ = "0.1.0"

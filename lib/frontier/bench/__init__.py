@@ -1,0 +1,16 @@
+"""Benchmark commands.  Speed targets are measured here, never in tests.
+
+Usage::
+
+    python -m frontier.bench --list
+    python -m frontier.bench viz [--smoke]     # re-render time of every interactive controller
+    python -m frontier.bench ssm [--smoke]     # selective scan and attention, CPU and GPU
+
+Each benchmark is a module ``frontier.bench.<name>`` with a ``main(argv)``
+function that prints its table, ratios side by side in one run, and returns
+an exit code.
+"""
+BENCHMARKS = {
+    "viz": "frontier.bench.viz",
+    "ssm": "frontier.bench.ssm",
+}

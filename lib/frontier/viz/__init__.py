@@ -1,0 +1,49 @@
+"""Figures and widgets for the course (the only part of ``frontier`` that imports plotly or ipywidgets).
+
+* :mod:`frontier.viz.theme`        colours and the common layout
+* :mod:`frontier.viz.controller`   :class:`InteractiveFigure`, the registry of controllers, control helpers
+* :mod:`frontier.viz.architecture` section 1 figures (attention cost explorer, ...)
+
+Call :func:`setup_notebook` once at the top of a lesson.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+
+from .controller import CONTROLLERS, InteractiveFigure, headless, register  # noqa: F401
+from .theme import COLORS, METHOD_COLORS, apply_theme  # noqa: F401
+
+__all__ = ["setup_notebook", "load_all_controllers", "InteractiveFigure", "register", "CONTROLLERS",
+           "apply_theme", "COLORS", "METHOD_COLORS", "headless"]
+
+
+def setup_notebook() -> str:
+    """Pick the plotly renderer for where the notebook runs; return its name.
+
+    Colab gets ``colab``, VS Code ``vscode``; everywhere else
+    ``plotly_mimetype+notebook``: JupyterLab draws the first, and saved or
+    exported notebooks (nbconvert HTML) carry the second with plotly.js
+    embedded, so figures show offline.
+    """
+    import sys
+
+    import plotly.io as pio
+
+    if "google.colab" in sys.modules:
+        name = "colab"
+    elif "VSCODE_PID" in os.environ:
+        name = "vscode"
+    else:
+        name = "plotly_mimetype+notebook"
+    pio.renderers.default = name
+    return name
+
+
+def load_all_controllers() -> dict:
+    """Import every ``frontier.viz`` module so that all registered controllers are known."""
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+    return CONTROLLERS
