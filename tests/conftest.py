@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
+
+_SESSION_START = time.time()
 
 
 def _gpu_reason():
@@ -45,6 +48,6 @@ def pytest_terminal_summary(terminalreporter):
     from pathlib import Path
 
     table = Path(__file__).resolve().parents[1] / "build" / "notebook-times.txt"
-    if table.exists() and table.stat().st_mtime >= terminalreporter._sessionstarttime:
+    if table.exists() and table.stat().st_mtime >= _SESSION_START:
         terminalreporter.write_sep("=", "notebook wall times (SMOKE mode, 2 jobs)")
         terminalreporter.write_line(table.read_text())
