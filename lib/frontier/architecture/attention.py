@@ -44,7 +44,7 @@ from ..validation import nonnegative_int, positive_int
 
 __all__ = [
     "naive_attention", "sliding_window_attention", "window_mask", "sink_mask",
-    "HBMTraffic", "TileStep", "TiledAttentionStats", "flash_block_sizes",
+    "HBM_TENSORS", "HBMTraffic", "TileStep", "TiledAttentionStats", "flash_block_sizes",
     "tiled_attention", "tiled_attention_traffic",
     "orthogonal_gaussian", "performer_features", "performer_attention", "performer_attention_weights",
     "PerformerError", "performer_error", "default_num_features", "random_qkv",

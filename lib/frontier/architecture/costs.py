@@ -372,6 +372,12 @@ def flash_traffic_elements(T, head_dim: int, sram_elements: float) -> np.ndarray
 def flash(T, shape: ModelShape = ModelShape(), sram_bytes: float = 192 * 1024, causal: bool = False) -> Cost:
     """FlashAttention: dense FLOPs, O(T d) memory, ``Theta(T^2 d^2 / M)`` traffic.
 
+    Traffic is Algorithm 1 as published, which visits every (query block,
+    key block) pair; a causal kernel that skips tiles above the diagonal moves
+    about half as much, so for ``causal=True`` this is an upper bound.
+    ``frontier.architecture.attention.tiled_attention`` counts both exactly
+    (its count also includes the initial write of O, l and m, ``T (d + 2)``).
+
     ``sram_bytes`` is the on-chip memory ``M`` of one streaming multiprocessor
     (A100: 192 KiB of shared memory and L1 per SM).
     """

@@ -2,7 +2,12 @@
 
 * :mod:`frontier.viz.theme`        colours and the common layout
 * :mod:`frontier.viz.controller`   :class:`InteractiveFigure`, the registry of controllers, control helpers
-* :mod:`frontier.viz.architecture` section 1 figures (attention cost explorer, ...)
+* :mod:`frontier.viz.start`        the widget check of the start-here notebook
+* :mod:`frontier.viz.architecture` lesson 1.1, the attention cost explorer and measured timings
+* :mod:`frontier.viz.attention`    lesson 1.2, tiles, traffic, Performer error, masks
+* :mod:`frontier.viz.ssm`          lesson 1.3, the selective scan and the timing race
+* :mod:`frontier.viz.moe`          lesson 1.4, the routing visualiser and expert usage
+* :mod:`frontier.viz.long_context` lesson 1.5, RoPE scaling, KV cache, StreamingLLM, ring attention
 
 Call :func:`setup_notebook` once at the top of a lesson.
 """

@@ -96,7 +96,7 @@ def make_cost_figure(log10_T=(3.0, 6.0), d_model: int = 4096, n_heads: int = 32,
                          showlegend=False, line=line, xaxis="x2", yaxis="y2"))
     wall = costs.GPUS[gpu]
     data.append(dict(type="scatter", x=[T[0], T[-1]], y=[wall, wall], mode="lines", name=f"{gpu} memory",
-                     line=dict(color="#D55E00", width=3, dash="dash"), xaxis="x2", yaxis="y2"))
+                     line=dict(color="#B2182B", width=3, dash="dash"), xaxis="x2", yaxis="y2"))
     xa = dict(type="log", title=dict(text="sequence length T (tokens)"))
     left = "token-mixing FLOPs" if mixing_only else "FLOPs (forward pass)"
     layout = dict(
