@@ -51,3 +51,15 @@ def pytest_terminal_summary(terminalreporter):
     if table.exists() and table.stat().st_mtime >= _SESSION_START:
         terminalreporter.write_sep("=", "notebook wall times (SMOKE mode, 2 jobs)")
         terminalreporter.write_line(table.read_text())
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread: faster and steadier for tiny tensors on a shared CI machine.
+
+    Opt in per module with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    from frontier.models.train import torch_threads
+
+    with torch_threads(1):
+        yield

@@ -15,13 +15,7 @@ from frontier.architecture.params import ModelConfig, parameter_breakdown
 FAST = settings(max_examples=40, deadline=None)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster, and steadier on a shared CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _logits(tokens: int, experts: int, seed: int = 0, scale: float = 2.0) -> torch.Tensor:

@@ -11,13 +11,7 @@ from frontier.models.tiny_lm import TinyLM, TinyLMConfig, next_token_loss
 from frontier.models.train import expert_load_record, train_lm
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster, and steadier on a shared CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_markov_sources_are_stochastic_and_disjoint():

@@ -85,3 +85,16 @@ def test_every_registered_controller_builds_its_default_figure():
             c = factory()
         assert isinstance(c.figure, go.Figure), name
         assert c.figure.layout.title.text, f"{name}: figures carry their parameters in the title"
+
+
+def test_widget_renderer_drops_the_notebook_part(monkeypatch):
+    """plotly's 'notebook' renderer inside an Output widget hangs nbconvert/nbgrader execution until the timeout."""
+    import plotly.io as pio
+
+    from frontier.viz.controller import widget_renderer
+
+    for default, want in [("plotly_mimetype+notebook", "plotly_mimetype"), ("notebook", "plotly_mimetype"),
+                          ("colab", "colab"), ("vscode", "vscode"),
+                          ("plotly_mimetype+notebook_connected", "plotly_mimetype")]:
+        monkeypatch.setattr(pio.renderers, "default", default)
+        assert widget_renderer() == want

@@ -31,8 +31,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import clear_output, display
 
-__all__ = ["InteractiveFigure", "register", "CONTROLLERS", "headless", "slider", "log_slider", "dropdown",
-           "checkbox", "range_slider"]
+__all__ = ["InteractiveFigure", "register", "CONTROLLERS", "headless", "widget_renderer", "slider", "log_slider",
+           "dropdown", "checkbox", "range_slider"]
 
 #: name -> zero-argument factory returning an :class:`InteractiveFigure` with default values.
 CONTROLLERS: Dict[str, Callable[[], "InteractiveFigure"]] = {}
@@ -51,6 +51,23 @@ def register(name: str):
 def headless() -> bool:
     """True when notebooks are executed without a browser (``FRONTIER_HEADLESS=1``)."""
     return os.environ.get("FRONTIER_HEADLESS", "") not in ("", "0", "false", "False")
+
+
+def widget_renderer() -> str:
+    """The plotly renderer for figures shown *inside* an ``Output`` widget.
+
+    The default renderer outside Colab is ``plotly_mimetype+notebook``.  Its
+    ``notebook`` part embeds plotly.js as HTML, which saved notebooks need, but
+    inside an ``Output`` widget it makes nbconvert's and nbgrader's executor
+    (nbclient with TCP kernels) hang until the cell timeout.  The widget only
+    needs the mimetype part, which JupyterLab (the ``jupyterlab-plotly``
+    extension), Colab and VS Code draw; ``notebook`` parts are dropped.
+    """
+    import plotly.io as pio
+
+    parts = [p for p in str(pio.renderers.default).split("+")
+             if p and p not in ("notebook", "notebook_connected")]
+    return "+".join(parts) or "plotly_mimetype"
 
 
 def _layout(width: str = "auto"):
@@ -166,7 +183,7 @@ class InteractiveFigure:
         self.renders += 1
         with self.output:
             clear_output(wait=True)
-            display(fig)
+            fig.show(renderer=widget_renderer())
         return fig
 
     def _on_change(self, change) -> None:
