@@ -14,7 +14,12 @@ Subpackages mirror the course sections:
 and the shared tools:
 
 * :mod:`frontier.env`        what this machine has (CPU or GPU, CuPy, versions)
+* :mod:`frontier.kernels`    the one place that picks a compute backend (CuPy kernels on a GPU, NumPy/numba on a CPU)
+* :mod:`frontier.models`     tiny transformer and SSM language models, synthetic data, a training loop
+* :mod:`frontier.timing`     warm-up, repeats, medians, GPU synchronisation, log-log fits
 * :mod:`frontier.viz`        figure builders and the interactive-figure controller
+* :mod:`frontier.checks`     self-checks for learners (a pass, or a hint)
+* :mod:`frontier.grading`    the TA's nbgrader workflow (``python -m frontier.grading --help``)
 * :mod:`frontier.notebooks`  run notebooks with papermill, clean them, check their hygiene
 * :mod:`frontier.bench`      benchmark commands (``python -m frontier.bench --help``)
 
