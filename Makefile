@@ -65,3 +65,56 @@ assignments: setup
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+# ---------------------------------------------------------------------------------------------------------------
+# Browser tests, Voilà, Colab's versions, static HTML.
+#   The browser tests use Playwright (Python, in .venv) with Debian's chromium: apt-get install chromium.
+#   make app NB=course/01_architecture/01_attention_cost.ipynb   serve one lesson as a web app with Voilà
+#   make colab-check     build .venv-colab from Colab's versions and execute every lesson there in SMOKE mode
+#   make html            executed notebooks (build/executed/) -> build/html/, plotly.js embedded (works offline)
+
+NB                ?=
+# Extra Voilà options, e.g. APP_ARGS="--port=8866 --no-browser".
+APP_ARGS          ?=
+# JupyterLab extensions Voilà should not load: they need JupyterLab itself and only log errors in a Voilà page.
+VOILA_DENYLIST    ?= @jupyter/nbgrader @jupyter-notebook/lab-extension @voila-dashboards/jupyterlab-preview
+COLAB_VENV        ?= .venv-colab
+COLAB_PY          := $(COLAB_VENV)/bin/python
+COLAB_STAMP       := $(COLAB_VENV)/.frontier-installed
+COLAB_CONSTRAINTS ?= .ci/colab-constraints.txt
+# Colab runs Python 3.12; any python3 works (the CPU torch wheel must exist for it, see TORCH_INDEX).
+COLAB_PYTHON      ?= $(PYTHON)
+HTML_SRC          ?= build/executed
+HTML_OUT          ?= build/html
+
+.PHONY: browser-setup app colab-setup colab-check html
+
+# Playwright (test extra) and Voilà (course extra) come with `make setup`; kept as a name for older instructions.
+browser-setup: setup
+
+app: setup
+	@test -n "$(NB)" || { echo "usage: make app NB=course/01_architecture/01_attention_cost.ipynb [APP_ARGS='--port=8866 --no-browser']"; exit 2; }
+	@test -f "$(NB)" || { echo "make app: no such notebook: $(NB)"; exit 2; }
+	$(VENV)/bin/voila "$(NB)" --show_tracebacks=True \
+		$(foreach e,$(VOILA_DENYLIST),--VoilaConfiguration.extension_denylist=$(e)) $(APP_ARGS)
+
+$(COLAB_STAMP): pyproject.toml $(COLAB_CONSTRAINTS)
+	@test -x $(COLAB_PY) || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install -q --upgrade pip
+	$(COLAB_PY) -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
+	# The course package on top of Colab's stack, as the lessons' Colab setup cell installs it; papermill runs the
+	# lessons and pytest runs tests/viz/ (neither is on Colab).
+	$(COLAB_PY) -m pip install -q -c $(COLAB_CONSTRAINTS) -e . ipywidgets ipykernel ipython notebook nbconvert \
+		papermill pytest pytest-timeout hypothesis
+	@touch $@
+
+colab-setup: $(COLAB_STAMP)
+
+colab-check: $(COLAB_STAMP)
+	@$(COLAB_PY) -c "import sys, ipywidgets, plotly, ipykernel, IPython, numpy; print(f'Colab versions: python {sys.version.split()[0]}, ipywidgets {ipywidgets.__version__}, plotly {plotly.__version__}, ipykernel {ipykernel.__version__}, ipython {IPython.__version__}, numpy {numpy.__version__}')"
+	$(COLAB_PY) -m pytest -q -p no:cacheprovider tests/viz $(PYTEST_ARGS)
+	PYDEVD_DISABLE_FILE_VALIDATION=1 $(COLAB_PY) .ci/colab_check.py --jobs $(JOBS) --out build/colab/executed --no-progress
+
+html: setup
+	@find $(HTML_SRC) -name '*.ipynb' 2>/dev/null | grep -q . || $(MAKE) --no-print-directory notebooks
+	$(PY) -m frontier.notebooks html $(HTML_SRC) $(HTML_OUT)

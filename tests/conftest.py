@@ -20,7 +20,7 @@ def _browser_reason():
     try:
         import playwright  # noqa: F401
     except ImportError:
-        return "Playwright for Python is not installed"
+        return "Playwright for Python is not installed (it comes with `make setup`, the test extra)"
     for exe in ("/usr/bin/chromium", shutil.which("chromium") or ""):
         if exe and shutil.which(exe):
             return None

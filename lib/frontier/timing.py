@@ -137,7 +137,7 @@ def sweep(make_fn: Callable[[int], Callable[[], object]], sizes: Iterable[int], 
     it = sizes
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(sizes, desc=label or "timing", leave=False)
+        it = tqdm(sizes, desc=label or "timing", leave=True)
     rows = []
     for n in it:
         t = time_callable(make_fn(n), warmup=warmup, repeat=repeat, sync=sync, clock=clock)

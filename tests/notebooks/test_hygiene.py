@@ -77,6 +77,7 @@ def test_a_badge_for_another_path_is_reported(scratch, tmp_path):
     assert any("badge" in p for p in hygiene_problems(_write(nb, path)))
 
 
+@pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")
 def test_outputs_duplicate_ids_and_widget_state_are_reported_and_cleaned(scratch, tmp_path):
     nb, path = _lesson(tmp_path)
     nb.cells[-1].outputs = [nbformat.v4.new_output("stream", text="hi")]

@@ -18,9 +18,9 @@ def _trace(fig, startswith, axis="x"):
     return next(t for t in fig.data if t.name.startswith(startswith) and t.xaxis == axis)
 
 
-def test_default_figure_has_every_method_on_both_panels_and_the_wall(explorer):
+def test_default_figure_has_every_method_on_three_panels_and_the_wall(explorer):
     fig = explorer.figure
-    assert len(fig.data) == 2 * len(costs.METHODS) + 1
+    assert len(fig.data) == 3 * len(costs.METHODS) + 1
     wall = fig.data[-1]
     assert wall.name == "H100 80 GB memory" and set(wall.y) == {80e9}
     go.Figure(fig.to_dict())                      # valid plotly
@@ -54,6 +54,17 @@ def test_window_slider_changes_longformer_only(explorer):
     assert list(_trace(before, "Dense").y) == list(_trace(after, "Dense").y)
     with capture_output():
         explorer.set(window=512)
+
+
+def test_on_chip_memory_changes_only_flash_traffic(explorer):
+    before = explorer.figure
+    with capture_output():
+        after = explorer.set(sram_kib=48)
+    assert list(_trace(before, "FlashAttention", "x3").y) != list(_trace(after, "FlashAttention", "x3").y)
+    assert list(_trace(before, "FlashAttention", "x2").y) == list(_trace(after, "FlashAttention", "x2").y)
+    assert list(_trace(before, "Dense", "x3").y) == list(_trace(after, "Dense", "x3").y)
+    with capture_output():
+        explorer.set(sram_kib=192)
 
 
 def test_hybrid_ratio_one_lands_on_flash():

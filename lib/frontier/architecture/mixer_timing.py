@@ -150,7 +150,7 @@ def time_mixers(T_values: Iterable[int], *, d_model: int = 64, d_state: int = 16
     it = jobs
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(jobs, desc="timing", leave=False)
+        it = tqdm(jobs, desc="timing", leave=True)
     rows = []
     for m, T in it:
         s = _time_point(m, dev, batch, T, d_model, d_state, expand, repeat)

@@ -91,7 +91,7 @@ def train_lm(model: TinyLM, batch_fn: Callable[[np.random.Generator], torch.Tens
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(it, desc=desc, leave=False)
+        bar = tqdm(it, desc=desc, leave=True)
         it = bar
     with torch_threads(threads):
         _loop(model, batch_fn, rng, opt, sched, it, steps, mask, record_every, record, bar, log)

@@ -5,6 +5,7 @@ Command line::
     python -m frontier.notebooks run course/ solutions/ --smoke --jobs 2
     python -m frontier.notebooks clean            # strip outputs from every tracked notebook
     python -m frontier.notebooks check            # report hygiene problems, exit 1 if any
+    python -m frontier.notebooks html             # build/executed/ -> build/html/, plotly.js embedded
 
 Conventions every lesson and solution notebook follows (the hygiene tests
 enforce them):

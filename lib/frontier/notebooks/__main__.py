@@ -1,4 +1,4 @@
-"""``python -m frontier.notebooks run|clean|check`` (see ``--help``)."""
+"""``python -m frontier.notebooks run|clean|check|html`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
@@ -36,7 +36,15 @@ def main(argv=None) -> int:
     clean.add_argument("paths", nargs="*")
     check = sub.add_parser("check", help="report hygiene problems (default: every tracked notebook)")
     check.add_argument("paths", nargs="*")
+    html = sub.add_parser("html", help="executed notebooks -> HTML pages with plotly.js embedded (work offline)")
+    html.add_argument("src", nargs="?", default="build/executed")
+    html.add_argument("out", nargs="?", default="build/html")
     args = ap.parse_args(argv)
+
+    if args.cmd == "html":
+        from .html import main as html_main
+
+        return html_main([args.src, args.out])
 
     try:
         if args.cmd == "run":

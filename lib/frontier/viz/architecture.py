@@ -70,12 +70,14 @@ def make_cost_figure(log10_T=(3.0, 6.0), d_model: int = 4096, n_heads: int = 32,
                      sram_kib: float = 192.0, attention_ratio: float = 0.125, gpu: str = "H100 80 GB",
                      mixing_only: bool = False, methods: Iterable[str] = tuple(costs.METHODS),
                      points: int = 32) -> go.Figure:
-    """Log-log FLOPs and memory against sequence length for every method, with fitted slopes.
+    """Log-log FLOPs, memory and memory traffic against sequence length for every method, with fitted slopes.
 
-    Left: FLOPs of one forward pass (or only the token-mixing FLOPs).  Right:
+    Left: FLOPs of one forward pass (or only the token-mixing FLOPs).  Middle:
     KV cache plus one layer's peak activations (bytes), with the chosen GPU's
-    memory as a horizontal wall.  Each legend entry gives the fitted exponent
-    ``p`` in ``cost ~ T^p`` over the upper half of the range.
+    memory as a horizontal wall.  Right: bytes moved to and from HBM (the only
+    panel the on-chip memory ``sram_kib`` changes, through FlashAttention).
+    Each legend entry gives the fitted exponent ``p`` in ``cost ~ T^p`` over
+    the upper half of the range.
     """
     if gpu not in costs.GPUS:
         raise ValueError(f"gpu must be one of {list(costs.GPUS)}, got {gpu!r}")
@@ -86,29 +88,28 @@ def make_cost_figure(log10_T=(3.0, 6.0), d_model: int = 4096, n_heads: int = 32,
     slopes, data = {}, []
     for m, c in allc.items():
         y1 = c.mixing_flops if mixing_only else c.flops
-        s1, s2 = _tail_slope(T, y1), _tail_slope(T, c.memory_bytes)
-        slopes[m] = {"flops": round(s1, 3), "memory": round(s2, 3)}
+        s1, s2, s3 = (_tail_slope(T, y) for y in (y1, c.memory_bytes, c.traffic_bytes))
+        slopes[m] = {"flops": round(s1, 3), "memory": round(s2, 3), "traffic": round(s3, 3)}
         line = dict(color=METHOD_COLORS.get(m), dash="dot" if m == "flash" else "solid")
-        label = f"{METHOD_LABELS[m]}  (FLOPs ~T^{s1:.2f}, mem ~T^{s2:.2f})"
-        data.append(dict(type="scatter", x=T, y=y1, mode="lines", name=label, legendgroup=m, line=line,
-                         xaxis="x", yaxis="y"))
-        data.append(dict(type="scatter", x=T, y=c.memory_bytes, mode="lines", name=label, legendgroup=m,
-                         showlegend=False, line=line, xaxis="x2", yaxis="y2"))
+        label = f"{METHOD_LABELS[m]}  (FLOPs ~T^{s1:.2f}, mem ~T^{s2:.2f}, traffic ~T^{s3:.2f})"
+        for axis, y in (("", y1), ("2", c.memory_bytes), ("3", c.traffic_bytes)):
+            data.append(dict(type="scatter", x=T, y=y, mode="lines", name=label, legendgroup=m, line=line,
+                             showlegend=axis == "", xaxis="x" + axis, yaxis="y" + axis))
     wall = costs.GPUS[gpu]
     data.append(dict(type="scatter", x=[T[0], T[-1]], y=[wall, wall], mode="lines", name=f"{gpu} memory",
                      line=dict(color="#B2182B", width=3, dash="dash"), xaxis="x2", yaxis="y2"))
     xa = dict(type="log", title=dict(text="sequence length T (tokens)"))
-    left = "token-mixing FLOPs" if mixing_only else "FLOPs (forward pass)"
-    layout = dict(
-        xaxis=dict(xa, domain=[0.0, 0.45]), yaxis=dict(type="log", title=dict(text="FLOPs")),
-        xaxis2=dict(xa, domain=[0.55, 1.0], anchor="y2"),
-        yaxis2=dict(type="log", title=dict(text="bytes"), anchor="x2"),
-        annotations=[dict(text=left, x=0.225, y=1.0, xref="paper", yref="paper", xanchor="center",
-                          yanchor="bottom", showarrow=False),
-                     dict(text="memory: KV cache + peak activations (bytes)", x=0.775, y=1.0, xref="paper",
-                          yref="paper", xanchor="center", yanchor="bottom", showarrow=False)],
-        legend=dict(orientation="h", y=-0.18, x=0),
-    )
+    titles = ["token-mixing FLOPs" if mixing_only else "FLOPs (forward pass)",
+              "memory: KV cache + peak activations (bytes)", "HBM traffic (bytes)"]
+    domains = [[0.0, 0.29], [0.355, 0.645], [0.71, 1.0]]
+    layout = dict(legend=dict(orientation="h", y=-0.18, x=0), annotations=[])
+    for i, (title_i, dom) in enumerate(zip(titles, domains)):
+        n = "" if i == 0 else str(i + 1)
+        layout[f"xaxis{n}"] = dict(xa, domain=dom, anchor=f"y{n}")
+        layout[f"yaxis{n}"] = dict(type="log", anchor=f"x{n}",
+                                   title=dict(text="FLOPs" if i == 0 else "bytes"))
+        layout["annotations"].append(dict(text=title_i, x=(dom[0] + dom[1]) / 2, y=1.0, xref="paper",
+                                          yref="paper", xanchor="center", yanchor="bottom", showarrow=False))
     meta = dict(log10_T=list(log10_T), d_model=d_model, n_heads=n_heads, n_layers=n_layers, window=window,
                 n_global=n_global, n_features=n_features, d_state=d_state, sram_kib=sram_kib,
                 attention_ratio=attention_ratio, gpu=gpu, mixing_only=mixing_only, slopes=slopes)
@@ -142,7 +143,7 @@ def make_cost_table_figure(T: int = 131072, d_model: int = 4096, n_heads: int = 
     meta = dict(T=int(T), d_model=d_model, n_heads=n_heads, n_layers=n_layers, window=window, gpu=gpu,
                 rows=[list(r) for r in rows])
     return apply_theme(fig, f"Costs at T = {int(T):,} tokens (d_model={d_model}, layers={n_layers})", meta,
-                       height=360)
+                       height=130 + 34 * (len(rows) + 1))
 
 
 def make_timing_figure(records: List[dict], predicted: Optional[Dict[str, float]] = None,
