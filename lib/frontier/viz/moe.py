@@ -82,7 +82,7 @@ def make_routing_figure(n_experts: int = 8, k: int = 2, capacity_factor: float =
     names = np.array([CLUSTER_NAMES[i % len(CLUSTER_NAMES)] for i in labels.tolist()])
 
     panels = Panels(2, 1, ("router probability per token and expert (o kept, x dropped)",
-                           "load per expert (assignments)"), row_heights=[0.62, 0.38], vspace=0.12)
+                           "load per expert (assignments)"), row_heights=[0.62, 0.38], vspace=0.2)
     top, bottom = panels.ref(1, 1), panels.ref(2, 1)
     experts = np.arange(n_experts)
     data = [
