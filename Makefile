@@ -16,7 +16,8 @@ PYTEST_ARGS   ?=
 STAMP         := $(VENV)/.frontier-installed
 ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help setup lab test test-fast notebooks clean-notebooks check-notebooks bench assignments clean
+.PHONY: help setup lab test test-fast notebooks clean-notebooks check-notebooks bench assignments \
+        check-assignments rehearse grade clean
 
 help:
 	@echo "make lab              set up .venv and start JupyterLab on the course (LAB_ARGS='--no-browser --port 8899')"
@@ -27,6 +28,12 @@ help:
 	@echo "make check-notebooks  report notebook hygiene problems"
 	@echo "make bench            re-render benchmark of every interactive figure"
 	@echo "make assignments      regenerate assignments/ from solutions/ (nbgrader)"
+	@echo "make check-assignments  releases up to date, solutions pass, blank releases fail (nbgrader)"
+	@echo "make rehearse [A=..]  grade fake students (solution, blank, tampered, looping, crashing)"
+	@echo "make grade A=.. SUBMISSIONS=..  autograde a folder of submissions, feedback, grades.csv"
+	@echo "make app NB=..        serve one lesson as a web app (Voila)"
+	@echo "make html             executed notebooks -> build/html/ (figures work offline)"
+	@echo "make colab-check      run every lesson under Colab's package versions (.venv-colab)"
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +69,21 @@ bench: setup
 
 assignments: setup
 	$(PY) -m frontier.grading release
+
+# TA commands (docs/ta_guide.md): A=ex1_efficiency SUBMISSIONS=path/to/folder
+A           ?=
+SUBMISSIONS ?=
+
+check-assignments: setup
+	$(PY) -m frontier.grading release --check
+	$(PY) -m frontier.grading validate
+
+rehearse: setup
+	$(PY) -m frontier.grading rehearse $(A)
+
+grade: setup
+	@test -n "$(A)" || { echo "usage: make grade A=ex1_efficiency [SUBMISSIONS=folder]"; exit 2; }
+	$(PY) -m frontier.grading autograde $(A) $(SUBMISSIONS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
