@@ -1,6 +1,7 @@
 """Clean notebooks and check the rules every committed notebook follows."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -104,8 +105,6 @@ def hygiene_problems(path: str | Path) -> List[str]:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         problems.append(f"{rel}: invalid nbformat: {exc.message}")
-    import json
-
     ids = [c.get("id") for c in json.loads(path.read_text(encoding="utf-8")).get("cells", [])]
     if any(not i for i in ids):
         problems.append(f"{rel}: some cells have no id")

@@ -94,8 +94,7 @@ def make_rope_scaling_figure(scale: float = 8.0, method: str = "yarn", alpha: fl
                 pairs_extrapolated=int((r > beta).sum()), pairs_interpolated=int((r < alpha).sum()))
     title = (f"{METHOD_LABELS[method]} at s = {scale:g} (L = {L:,}, d = {head_dim}, base {base:g}): "
              f"attention factor {factor:.4f}")
-    apply_theme(fig, title, meta, height=470)
-    fig.update_layout(legend=dict(orientation="h", y=-0.2, x=0))
+    apply_theme(fig, title, meta, height=470, legend_below=-0.2)
     return fig
 
 
@@ -161,8 +160,7 @@ def make_kv_cache_figure(attention: str = "as configured", precision: str = "bf1
                 include_weights=include_weights, custom_layers=custom_layers, custom_kv_heads=custom_kv_heads,
                 custom_head_dim=custom_head_dim, longest_on_h100=fits)
     title = f"KV-cache memory against context: {attention}, {precision}, batch {batch}"
-    apply_theme(fig, title, meta, height=480)
-    fig.update_layout(legend=dict(orientation="h", y=-0.2, x=0))
+    apply_theme(fig, title, meta, height=480, legend_below=-0.2)
     return fig
 
 

@@ -116,8 +116,7 @@ def make_routing_figure(n_experts: int = 8, k: int = 2, capacity_factor: float =
                 drop_rate=stats.drop_rate, tokens_fully_dropped=stats.tokens_fully_dropped,
                 load_cv=stats.load_cv, token_entropy=stats.token_entropy, load_entropy=stats.load_entropy,
                 balance_loss_unscaled=balance if aux_weight == 0 else balance / aux_weight)
-    apply_theme(fig, title, meta, height=600)
-    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0))
+    apply_theme(fig, title, meta, height=600, legend_below=-0.12)
     return fig
 
 

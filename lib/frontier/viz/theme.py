@@ -46,9 +46,12 @@ def format_params(params: Mapping[str, object], keys: Optional[list] = None) -> 
     return ", ".join(out)
 
 
-def _theme_layout(title: str, meta, height: int) -> dict:
+def _theme_layout(title: str, meta, height: int, legend_below: Optional[float] = None) -> dict:
+    legend = dict(font=dict(size=11))
+    if legend_below is not None:          # a horizontal legend under the plot, at paper height ``legend_below``
+        legend.update(orientation="h", x=0, y=legend_below)
     return dict(height=height, title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)),
-                margin=dict(l=60, r=20, t=70, b=50), legend=dict(font=dict(size=11)), meta=dict(meta or {}))
+                margin=dict(l=60, r=20, t=70, b=50), legend=legend, meta=dict(meta or {}))
 
 
 def themed_figure(data: list, layout: Optional[dict], title: str, meta: Optional[Mapping[str, object]] = None,
@@ -69,7 +72,10 @@ def themed_figure(data: list, layout: Optional[dict], title: str, meta: Optional
 
 
 def apply_theme(fig: go.Figure, title: str, meta: Optional[Mapping[str, object]] = None,
-                height: int = 460) -> go.Figure:
-    """Set the course template, a title and ``layout.meta`` (the parameters that made the figure)."""
-    fig.update_layout(_theme_layout(title, meta, height))
+                height: int = 460, legend_below: Optional[float] = None) -> go.Figure:
+    """Set the course template, a title and ``layout.meta`` (the parameters that made the figure).
+
+    ``legend_below`` puts a horizontal legend under the plot at that paper height (e.g. ``-0.2``).
+    """
+    fig.update_layout(_theme_layout(title, meta, height, legend_below))
     return fig
