@@ -32,9 +32,28 @@ def _plotly_png_cache_error(entry: str) -> bool:
 def test_voila_serves_a_lesson_whose_controls_move_their_figures(voila_app, page, screenshots, figure_driver):
     rel = LESSON if (REPO_ROOT / LESSON).exists() else "course/00_start_here.ipynb"
     app = voila_app(rel)
-    # Voilà streams the page while it executes the cells; "load" fires once every cell has run.
-    page.goto(app.url("/"), wait_until="load", timeout=300_000)
-    page.wait_for_selector(".widget-output .js-plotly-plot", timeout=60_000)
+    # Voilà streams the page while it executes the cells. Do not wait for the "load" event: one subresource that
+    # neither loads nor fails on an offline machine (a CDN font, say) holds it back indefinitely (seen once in CI
+    # here). Wait instead for what the test needs: the first interactive figure drawn inside a widget output.
+    # Voilà itself is occasionally flaky here (about one page load in four on the loaded 2-core CI machine): the
+    # page stalls, or a widget view asks for its model before the model has arrived ("model not found"). A fresh
+    # page load (a fresh Voilà kernel) is allowed once; the retry is recorded, and a second failure fails.
+    retries = []
+    for attempt in (1, 2):
+        page.console_log.entries.clear()
+        page.goto(app.url("/"), wait_until="commit", timeout=120_000)
+        try:
+            page.wait_for_selector(".widget-output .js-plotly-plot", timeout=150_000)
+        except Exception as exc:  # playwright's TimeoutError
+            first_problem = f"no figure drawn within 150 s ({type(exc).__name__})"
+        else:
+            page.wait_for_timeout(1000)
+            missing = [e for e in page.console_log.real_errors() if "model not found" in e]
+            first_problem = f"widget model not found: {missing[0][:200]}" if missing else ""
+        if not first_problem or attempt == 2:
+            break
+        retries.append(first_problem)
+    assert not first_problem, f"{rel} in Voilà, twice: {first_problem}"
 
     driver = figure_driver(page, root="body")
     layout = driver.wait_for_figures()
@@ -55,7 +74,7 @@ def test_voila_serves_a_lesson_whose_controls_move_their_figures(voila_app, page
         page.wait_for_timeout(300)
     page.screenshot(path=str(out_dir / f"{name}.png"))
     (out_dir / f"{name}.json").write_text(json.dumps({
-        "lesson": rel, "figures": len(layout["blocks"]),
+        "lesson": rel, "figures": len(layout["blocks"]), "retried_after": retries,
         "controls": [{**vars(r), "visible": r.visible} for r in results],
         "offline_noise": page.console_log.noise(), "tolerated": tolerated, "problems": problems}, indent=1))
     problems = list(dict.fromkeys(problems))  # the same cell error can be seen twice
