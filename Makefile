@@ -15,6 +15,9 @@ LAB_ARGS      ?=
 PYTEST_ARGS   ?=
 STAMP         := $(VENV)/.frontier-installed
 ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# The environment's bin/ first on PATH for servers, kernels and nbgrader (which runs `alembic`), so nothing needs
+# `source .venv/bin/activate`.
+VENV_PATH     := PATH="$(abspath $(VENV))/bin:$$PATH"
 
 .PHONY: help setup lab test test-fast notebooks clean-notebooks check-notebooks bench assignments \
         check-assignments rehearse grade clean
@@ -40,14 +43,15 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --upgrade pip
 	# torch first and pinned: a bare 'torch' requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
-	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[course,test]"
+	# every section's extra ([all]); not [hf] (transformers) or [gpu]/[gpu-dev] (CUDA), which stay opt-in.
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[course,test,all]"
 	$(PY) -m ipykernel install --sys-prefix --name frontier --display-name "Python (frontier)"
 	@touch $@
 
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_ARGS) course/00_start_here.ipynb
+	$(VENV_PATH) $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_ARGS) course/00_start_here.ipynb
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -68,22 +72,22 @@ bench: setup
 	$(PY) -m frontier.bench viz
 
 assignments: setup
-	$(PY) -m frontier.grading release
+	$(VENV_PATH) $(PY) -m frontier.grading release
 
 # TA commands (docs/ta_guide.md): A=ex1_efficiency SUBMISSIONS=path/to/folder
 A           ?=
 SUBMISSIONS ?=
 
 check-assignments: setup
-	$(PY) -m frontier.grading release --check
-	$(PY) -m frontier.grading validate
+	$(VENV_PATH) $(PY) -m frontier.grading release --check
+	$(VENV_PATH) $(PY) -m frontier.grading validate
 
 rehearse: setup
-	$(PY) -m frontier.grading rehearse $(A)
+	$(VENV_PATH) $(PY) -m frontier.grading rehearse $(A)
 
 grade: setup
 	@test -n "$(A)" || { echo "usage: make grade A=ex1_efficiency [SUBMISSIONS=folder]"; exit 2; }
-	$(PY) -m frontier.grading autograde $(A) $(SUBMISSIONS)
+	$(VENV_PATH) $(PY) -m frontier.grading autograde $(A) $(SUBMISSIONS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
@@ -117,7 +121,7 @@ browser-setup: setup
 app: setup
 	@test -n "$(NB)" || { echo "usage: make app NB=course/01_architecture/01_attention_cost.ipynb [APP_ARGS='--port=8866 --no-browser']"; exit 2; }
 	@test -f "$(NB)" || { echo "make app: no such notebook: $(NB)"; exit 2; }
-	$(VENV)/bin/voila "$(NB)" --show_tracebacks=True \
+	$(VENV_PATH) $(VENV)/bin/voila "$(NB)" --show_tracebacks=True \
 		$(foreach e,$(VOILA_DENYLIST),--VoilaConfiguration.extension_denylist=$(e)) $(APP_ARGS)
 
 $(COLAB_STAMP): pyproject.toml $(COLAB_CONSTRAINTS)

@@ -13,7 +13,11 @@ Subpackages mirror the course sections:
 
 and the shared tools:
 
-* :mod:`frontier.env`        what this machine has (CPU or GPU, CuPy, versions)
+* :mod:`frontier.env`        what this machine has (CPU or GPU, CuPy, versions); ``torch_threads``
+* :mod:`frontier.hardware`   accelerators and number formats; will it fit, decode and prefill time bounds
+* :mod:`frontier.validation` input checks and ``rng(seed)``, the one way to take a seed
+* :mod:`frontier.data`, :mod:`frontier.retrieval`, :mod:`frontier.agents`  shared corpus, search and agent tools
+  for sections 2, 6 and 8
 * :mod:`frontier.kernels`    the one place that picks a compute backend (CuPy kernels on a GPU, NumPy/numba on a CPU)
 * :mod:`frontier.models`     tiny transformer and SSM language models, synthetic data, a training loop
 * :mod:`frontier.timing`     warm-up, repeats, medians, GPU synchronisation, log-log fits
@@ -23,6 +27,10 @@ and the shared tools:
 * :mod:`frontier.notebooks`  run notebooks with papermill, clean them, check their hygiene
 * :mod:`frontier.bench`      benchmark commands (``python -m frontier.bench --help``)
 
-Computation never imports plotly or ipywidgets; only :mod:`frontier.viz` does.
+Computation never imports plotly or ipywidgets; only :mod:`frontier.viz` does.  Shared modules import no
+section, and a section imports only earlier ones (``tests/test_layering.py``).
+
+Shapes and symbols (``d_model``, ``head_dim``, ``d_inner``, ``n_layers``, ``T``, ...) mean the same thing
+everywhere: see the course glossary, ``docs/glossary.md``.
 """
 __version__ = "0.1.0"

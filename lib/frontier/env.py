@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
-__all__ = ["cupy_status", "torch_status", "report", "describe", "in_colab"]
+__all__ = ["torch_threads", "cupy_status", "torch_status", "report", "describe", "in_colab", "ensure_env_bin_on_path"]
 
 
 def in_colab() -> bool:
@@ -69,22 +70,23 @@ def torch_status() -> Dict[str, object]:
     return {"version": torch.__version__, "device": "cpu", "detail": build}
 
 
+def _distribution_version(name: str) -> Optional[str]:
+    """The installed version of distribution ``name``, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
 def report() -> Dict[str, object]:
     """Facts about this environment, as a flat dict of strings, numbers and booleans."""
     import numpy
 
     cupy_ok, cupy_reason = cupy_status()
     t = torch_status()
-    try:
-        import ipywidgets
-        widgets = ipywidgets.__version__
-    except ImportError:
-        widgets = None
-    try:
-        import plotly
-        plotly_v = plotly.__version__
-    except ImportError:
-        plotly_v = None
+    # Versions from the installed distributions: env is computation-side and never imports a GUI library.
+    widgets, plotly_v = _distribution_version("ipywidgets"), _distribution_version("plotly")
     return {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
@@ -112,3 +114,54 @@ def describe() -> str:
         ("GPU kernels: off, demos run on the CPU. Reason: " + r["cupy_detail"]),
     ]
     return "\n".join(lines)
+
+
+def ensure_env_bin_on_path() -> str:
+    """Put this Python environment's ``bin/`` (``Scripts\\`` on Windows) first on ``PATH`` if it is not there.
+
+    Tools started as ``.venv/bin/python ...`` or ``.venv/bin/jupyter lab`` without activating the environment see
+    the caller's ``PATH``, which lacks ``.venv/bin``; nbgrader then cannot find the ``alembic`` command it runs to
+    create the gradebook, and kernels and terminals started by the server miss the environment's commands. Called
+    by ``nbgrader_config.py`` (so by every nbgrader command and the Formgrader that read it). Changes ``os.environ``
+    of this process (and so of every process it starts). Idempotent. Returns the directory.
+    """
+    import sysconfig
+
+    bindir = sysconfig.get_path("scripts") or os.path.join(sys.prefix, "bin")
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    same = {os.path.normcase(os.path.realpath(p)) for p in parts if p}
+    if os.path.normcase(os.path.realpath(bindir)) not in same:
+        os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in parts if p])
+    return bindir
+
+
+@contextmanager
+def torch_threads(n: Optional[int] = 1) -> Iterator[None]:
+    """Run the ``with`` block with torch limited to ``n`` intra-op threads, then restore the previous count.
+
+    The one thread-limiting helper of the library.  For the course's tiny
+    tensors one thread is usually fastest (starting and synchronising threads
+    costs more than small products save), timings are steadier, and parallel
+    test runs do not oversubscribe the cores.  ``n=None`` leaves the setting
+    alone.  Without torch installed it does nothing.
+    """
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"threads must be an int or None, got {type(n).__name__}")
+        if n <= 0:
+            raise ValueError(f"threads must be a positive integer, got {n}")
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if n is None or torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
-           "fraction", "choice", "int_array"]
+           "fraction", "choice", "int_array", "rng"]
 
 
 def positive_int(name: str, value: object) -> int:
@@ -79,3 +79,19 @@ def int_array(name: str, value: object) -> np.ndarray:
     if np.any(arr <= 0):
         raise ValueError(f"{name} must be positive, got minimum {arr.min()}")
     return arr.astype(np.int64)
+
+
+def rng(seed: object = None, name: str = "seed") -> np.random.Generator:
+    """A NumPy ``Generator`` from ``seed``: ``None`` (fresh entropy), an int >= 0, or a Generator (returned as is).
+
+    Every function that samples takes ``seed`` and calls this once, so a
+    caller may pass a number for reproducibility or share one Generator
+    across calls.  ``name`` is the argument named in errors.
+    """
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return np.random.default_rng(int(seed))

@@ -8,7 +8,7 @@ import torch
 from frontier.architecture.long_context import streaming_attention_mask
 from frontier.models.data import BOS, RecallTask, entropy_rate, markov_mixture, recall_batch, sample_batch
 from frontier.models.tiny_lm import TinyLM, TinyLMConfig, next_token_loss
-from frontier.models.train import expert_load_record, train_lm
+from frontier.models.training import expert_load_record, train_lm
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,7 +77,7 @@ def test_streaming_mode_equals_running_on_the_cache_contents():
 
 
 def test_moe_model_reports_routing_and_aux_loss():
-    model = _model(n_experts=4, k=2, balance_coef=0.01)
+    model = _model(n_experts=4, experts_per_token=2, balance_coef=0.01)
     tok = torch.randint(0, 12, (2, 10))
     out = model(tok, return_attention=True)
     assert len(out.moe) == 1 and out.aux_loss.item() > 0
@@ -98,8 +98,12 @@ def test_training_lowers_the_loss():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="k"):
-        TinyLMConfig(vocab_size=10, n_experts=2, k=3)
+    with pytest.raises(ValueError, match="experts_per_token"):
+        TinyLMConfig(vocab_size=10, n_experts=2, experts_per_token=3)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        TinyLMConfig(vocab_size=10, d_model=16, n_heads=4, n_kv_heads=3)
+    with pytest.raises(TypeError, match="max_seq_len"):
+        TinyLMConfig(vocab_size=10, max_seq_len=2.5)
     with pytest.raises(ValueError, match="even"):
         TinyLMConfig(vocab_size=10, d_model=12, n_heads=4)
     model = _model()

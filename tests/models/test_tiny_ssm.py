@@ -9,7 +9,7 @@ from frontier.models.sequence_tasks import (
     MQAR, SelectiveCopying, answer_accuracy, mqar_batch, selective_copying_batch,
 )
 from frontier.models.tiny_ssm import SCANS, TinySSM, TinySSMConfig
-from frontier.models.train import train_lm
+from frontier.models.training import train_lm
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from frontier.architecture import moe
-from frontier.models.train import TrainLog
+from frontier.models.training import TrainLog
 from frontier.viz import load_all_controllers
 from frontier.viz import moe as vm
 

@@ -1,7 +1,9 @@
 """Attention implementations the lessons time and compare.
 
-Shape letters: ``T`` sequence length (``Tq`` queries, ``Tk`` keys), ``d``
-head size of queries and keys, ``dv`` head size of values, ``m`` number of
+Shape letters (local to this module, as in the FlashAttention paper; the
+course-wide names are in ``docs/glossary.md``): ``T`` sequence length
+(``Tq`` queries, ``Tk`` keys), ``d`` = ``head_dim``, the head size of
+queries and keys (not ``d_model``), ``dv`` head size of values, ``m`` number of
 random features, ``M`` on-chip memory in elements; leading dimensions (batch,
 heads) are carried through unchanged, so ``q, k, v`` are ``(..., T, d)`` and
 the output is ``(..., T, dv)``.
@@ -40,7 +42,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..validation import nonnegative_int, positive_int
+from ..models.layers import sink_mask, window_mask  # noqa: F401  (moved below the sections)
+from ..validation import positive_int, rng
 
 __all__ = [
     "naive_attention", "sliding_window_attention", "window_mask", "sink_mask",
@@ -48,6 +51,7 @@ __all__ = [
     "tiled_attention", "tiled_attention_traffic",
     "orthogonal_gaussian", "performer_features", "performer_attention", "performer_attention_weights",
     "PerformerError", "performer_error", "default_num_features", "random_qkv",
+    "tiling_trace", "attention_weights", "performer_comparison",
 ]
 
 
@@ -65,43 +69,6 @@ def _check_qkv(q, k, v):
         raise ValueError(f"k and v must agree on (..., T), got {tuple(k.shape)} and {tuple(v.shape)}")
     if q.shape[:-2] != k.shape[:-2]:
         raise ValueError(f"q and k must share leading dimensions, got {tuple(q.shape)} and {tuple(k.shape)}")
-
-
-def window_mask(T: int, window: int, causal: bool = True, device=None) -> torch.Tensor:
-    """Boolean ``(T, T)`` mask, True where query ``i`` may attend key ``j``.
-
-    Causal: ``0 <= i - j < window``.  Non-causal: ``|i - j| < window``.
-    ``window == T`` gives plain (causal or full) attention.
-    """
-    T = positive_int("T", T)
-    window = positive_int("window", window)
-    i = torch.arange(T, device=device)[:, None]
-    j = torch.arange(T, device=device)[None, :]
-    diff = i - j
-    return ((diff >= 0) & (diff < window)) if causal else (diff.abs() < window)
-
-
-def sink_mask(T: int, window: int, n_sink: int = 4, device=None) -> torch.Tensor:
-    """Boolean ``(T, T)`` causal mask of StreamingLLM: attention sinks plus a recent window.
-
-    Query ``i`` may attend key ``j`` when ``j <= i`` and either ``j`` is one
-    of the first ``n_sink`` tokens (the sinks) or ``i - j < window`` (the
-    recent window).  ``sink_mask(T, window, 0)`` equals
-    ``window_mask(T, window, causal=True)``.  StreamingLLM keeps 4 sinks and
-    a recent window of 512 by default (Xiao et al. 2024).
-
-    This is :func:`frontier.architecture.long_context.streaming_attention_mask`
-    (row ``i`` = the KV cache after ``i + 1`` tokens) as a torch tensor, so it
-    can be passed to :func:`naive_attention` as ``mask``.
-    """
-    from .long_context import streaming_attention_mask
-
-    T = positive_int("T", T)
-    window = positive_int("window", window)
-    n_sink = nonnegative_int("n_sink", n_sink)
-    if n_sink > T:
-        raise ValueError(f"n_sink ({n_sink}) must not exceed the sequence length T ({T})")
-    return torch.from_numpy(streaming_attention_mask(T, window, n_sink)).to(device)
 
 
 def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False,
@@ -483,11 +450,7 @@ SeedLike = Union[None, int, np.random.Generator]
 
 
 def _rng(seed: SeedLike) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
-    return np.random.default_rng(seed)
+    return rng(seed)
 
 
 def default_num_features(d: int) -> int:
@@ -696,3 +659,53 @@ def random_qkv(T: int, d: int, lead: Sequence[int] = (), d_v: Optional[int] = No
     rng = _rng(seed)
     mk = lambda last: torch.from_numpy(std * rng.standard_normal((*lead, T, last))).to(dtype)  # noqa: E731
     return mk(d), mk(d), mk(dv)
+
+
+def tiling_trace(T: int = 24, d: int = 4, block_q: int = 4, block_k: int = 6, causal: bool = False,
+                 seed: SeedLike = 0) -> Dict[str, object]:
+    """Run :func:`tiled_attention` on random ``(T, d)`` inputs with a trace, as plain NumPy data for drawing.
+
+    Returns ``scores`` ``(T, T)`` (``q.k / sqrt(d)``, ``nan`` where masked),
+    ``steps`` (one dict per tile: ``kv_block``, ``q_block``, ``rows``,
+    ``cols``, ``skipped``, the running ``m`` and ``l`` ``(T,)`` and ``hbm``
+    elements moved), the final ``m`` and ``l``, ``max_abs_diff`` (largest
+    difference from :func:`naive_attention`, a check that tiling is exact),
+    the block sizes and counts, and the total HBM ``traffic`` (elements).
+    """
+    T, d = positive_int("T", T), positive_int("d", d)
+    q, k, v = random_qkv(T, d, seed=seed)
+    out, stats = tiled_attention(q, k, v, causal=causal, block_q=block_q, block_k=block_k, trace=True)
+    diff = float((out - naive_attention(q, k, v, causal=causal)).abs().max())
+    s = ((q @ k.T) / math.sqrt(d)).numpy()
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, np.nan)
+    steps = [dict(kv_block=t.kv_block, q_block=t.q_block, rows=t.rows, cols=t.cols, skipped=t.skipped,
+                  m=t.m.numpy(), l=t.l.numpy(), hbm=t.hbm_elements) for t in stats.trace]
+    return dict(scores=s, steps=steps, m=stats.m.numpy(), l=stats.l.numpy(), max_abs_diff=diff,
+                block_q=stats.block_q, block_k=stats.block_k, n_q_blocks=stats.n_q_blocks,
+                n_kv_blocks=stats.n_kv_blocks, traffic=stats.traffic.total)
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    """Exact softmax attention weights ``softmax(q k^T / sqrt(d))``, ``(..., T_q, T_k)``; rows sum to 1."""
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share their last dimension, got {tuple(q.shape)} and {tuple(k.shape)}")
+    s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    if causal:
+        Tq, Tk = s.shape[-2], s.shape[-1]
+        s = s.masked_fill(~torch.ones(Tq, Tk, dtype=torch.bool).tril(Tk - Tq), float("-inf"))
+    return torch.softmax(s, dim=-1)
+
+
+def performer_comparison(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, omega: torch.Tensor,
+                         causal: bool = False) -> Tuple[torch.Tensor, torch.Tensor, float]:
+    """Exact weights, Performer's implicit weights with features ``omega`` ``(m, d)``, and the output error.
+
+    Returns ``(exact, approx, rel_err)``: two ``(T, T)`` weight matrices and
+    ``|approx @ v - exact @ v| / |exact @ v|`` (Frobenius norms).
+    """
+    exact = attention_weights(q, k, causal=causal)
+    approx = performer_attention_weights(q, k, omega, causal=causal)
+    exact_out, approx_out = exact @ v, approx @ v
+    err = float(torch.linalg.vector_norm(approx_out - exact_out) / torch.linalg.vector_norm(exact_out))
+    return exact, approx, err

@@ -6,8 +6,11 @@ projections, so that attention and SSM blocks compare fairly.  The
 feed-forward networks are left out: they cost the same whatever mixes the
 tokens.
 
-Units: FLOPs (a multiply-add counts 2), bytes.  ``T`` may be a scalar or a
-1-D sequence; results are NumPy float arrays of the same length.
+Units: FLOPs (a multiply-add counts 2), bytes.  ``T`` (sequence length) may be
+a scalar or a 1-D sequence; results are NumPy float arrays of the same length.
+Names follow the course glossary, ``docs/glossary.md`` (inside formulas ``d``
+is ``d_model``, ``N`` ``d_state`` and ``E`` ``d_inner``, as in the papers).
+GPU memory sizes and the default on-chip memory come from :mod:`frontier.hardware`.
 
 What each field means (:class:`Cost`):
 
@@ -46,23 +49,26 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..validation import (fraction, int_array, nonnegative_int, positive_float,
+from .. import hardware
+from ..validation import (choice, fraction, int_array, nonnegative_int, positive_float,
                           positive_int)
 
 __all__ = [
-    "ModelShape", "Cost", "GPUS", "METHODS",
+    "ModelShape", "Cost", "GPUS", "GPU_NAMES", "DEFAULT_SRAM_BYTES", "METHODS",
     "attention_pairs", "longformer_pairs", "strided_pairs", "bigbird_pairs",
     "dense", "longformer", "bigbird", "sparse_transformer", "performer", "flash", "mamba", "hybrid",
-    "flash_traffic_elements", "cost_of", "longest_that_fits",
+    "flash_traffic_elements", "flash2_traffic_elements", "standard_traffic_elements", "cost_of", "longest_that_fits", "decoder_knobs", "decoder_costs",
 ]
 
-#: Memory of common GPUs (bytes, the vendor's decimal gigabytes).  Usable memory is a little less.
-GPUS: Dict[str, float] = {
-    "T4 16 GB": 16e9,
-    "A100 80 GB": 80e9,
-    "H100 80 GB": 80e9,
-    "H200 141 GB": 141e9,
+#: The explorer's GPU labels -> names in :data:`frontier.hardware.ACCELERATORS`.
+GPU_NAMES: Dict[str, str] = {
+    "T4 16 GB": "T4", "A100 80 GB": "A100-80GB", "H100 80 GB": "H100-SXM", "H200 141 GB": "H200",
 }
+#: Memory of common GPUs (bytes, the vendor's decimal gigabytes), from :mod:`frontier.hardware`.
+#: Usable memory is a little less.
+GPUS: Dict[str, float] = {label: hardware.accelerator(name).memory_bytes for label, name in GPU_NAMES.items()}
+#: On-chip memory ``M`` per SM that FlashAttention tiles into (bytes): A100's 192 KiB of shared memory/L1.
+DEFAULT_SRAM_BYTES: float = float(hardware.accelerator("A100-80GB").smem_per_sm_bytes)
 
 
 @dataclass(frozen=True)
@@ -369,7 +375,46 @@ def flash_traffic_elements(T, head_dim: int, sram_elements: float) -> np.ndarray
     return 2 * T * d + tc * (3 * T * d + 4 * T)
 
 
-def flash(T, shape: ModelShape = ModelShape(), sram_bytes: float = 192 * 1024, causal: bool = False) -> Cost:
+def flash2_traffic_elements(T, head_dim: int, sram_elements: float) -> np.ndarray:
+    """HBM elements of one head's forward pass with FlashAttention-2's loop order (queries outside).
+
+    Dao 2023 swaps Algorithm 1's loops: each query block ``Q_i`` is loaded
+    once, its output ``O_i`` and log-sum-exp written once at the end (the
+    running ``m`` and ``l`` never leave the chip), and every key/value block
+    is re-read once per query block.  With ``B_r = ceil(M / 4d)`` queries per
+    block (at most ``T``) and ``T_r = ceil(T / B_r)``: ``2 T d + T`` (read Q,
+    write O and the log-sum-exp) ``+ T_r * 2 T d`` (K and V per query block).
+    About two thirds of Algorithm 1's ``T_c (3 T d + 4 T)`` for the same
+    block size; still ``Theta(T^2 d^2 / M)``.
+    """
+    T = _check_T(T).astype(np.float64)
+    d = positive_int("head_dim", head_dim)
+    M = positive_float("sram_elements", sram_elements)
+    if M < d:
+        raise ValueError(f"sram_elements ({M}) must hold at least one row of size head_dim ({d})")
+    br = np.minimum(math.ceil(M / (4 * d)), T)
+    tr = np.ceil(T / br)
+    return 2 * T * d + T + tr * 2 * T * d
+
+
+def standard_traffic_elements(T, head_dim: int, causal_mask_pass: bool = False,
+                              dropout_pass: bool = False) -> np.ndarray:
+    """HBM elements of one head's forward pass of unfused attention (Dao et al. 2022, Algorithm 0).
+
+    Algorithm 0 reads ``Q, K``, writes ``S``, reads ``S``, writes ``P``, reads
+    ``P, V`` and writes ``O``: ``4 T d + 4 T^2``.  An unfused framework
+    implementation adds a full pass over the ``T x T`` matrix for each
+    elementwise step run as its own kernel: masking (``causal_mask_pass``:
+    read ``S``, write it masked) and dropout (``dropout_pass``: read ``P``,
+    write it), ``2 T^2`` each.
+    """
+    T = _check_T(T).astype(np.float64)
+    d = positive_int("head_dim", head_dim)
+    passes = 4 + 2 * bool(causal_mask_pass) + 2 * bool(dropout_pass)
+    return 4 * T * d + passes * T * T
+
+
+def flash(T, shape: ModelShape = ModelShape(), sram_bytes: float = DEFAULT_SRAM_BYTES, causal: bool = False) -> Cost:
     """FlashAttention: dense FLOPs, O(T d) memory, ``Theta(T^2 d^2 / M)`` traffic.
 
     Traffic is Algorithm 1 as published, which visits every (query block,
@@ -428,7 +473,7 @@ def mamba(T, shape: ModelShape = ModelShape(), d_state: int = 16, expand: int = 
 
 
 def hybrid(T, shape: ModelShape = ModelShape(), attention_ratio: float = 1 / 8, d_state: int = 16,
-           expand: int = 2, attention: str = "flash", sram_bytes: float = 192 * 1024,
+           expand: int = 2, attention: str = "flash", sram_bytes: float = DEFAULT_SRAM_BYTES,
            causal: bool = False) -> Cost:
     """Interleaved attention and Mamba layers (as in Jamba): ``round(L * ratio)`` attention layers.
 
@@ -493,3 +538,35 @@ def longest_that_fits(method: str, budget_bytes: float, shape: ModelShape = Mode
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def decoder_knobs(*, window: int = 512, n_global: int = 16, n_features: int = 256, d_state: int = 16,
+                  sram_bytes: float = DEFAULT_SRAM_BYTES, attention_ratio: float = 0.125) -> Dict[str, Dict[str, object]]:
+    """Each method's settings for a decoder LLM, by method name (the keyword arguments of :func:`cost_of`).
+
+    Attention is causal wherever the method has a causal form.  BigBird is an
+    encoder pattern and stays non-causal, as published; the Sparse
+    Transformer's strided pattern is causal by construction.  Longformer
+    windows are clipped to the sequence.
+    """
+    return {
+        "dense": {"causal": True},
+        "flash": {"sram_bytes": positive_float("sram_bytes", sram_bytes), "causal": True},
+        "longformer": {"window": positive_int("window", window), "n_global": nonnegative_int("n_global", n_global),
+                       "clip": True, "causal": True},
+        "bigbird": {}, "sparse_transformer": {},
+        "performer": {"n_features": positive_int("n_features", n_features), "causal": True},
+        "mamba": {"d_state": positive_int("d_state", d_state)},
+        "hybrid": {"attention_ratio": fraction("attention_ratio", attention_ratio),
+                   "d_state": positive_int("d_state", d_state), "sram_bytes": float(sram_bytes), "causal": True},
+    }
+
+
+def decoder_costs(T, shape: ModelShape = ModelShape(), methods=tuple(METHODS), **knobs) -> Dict[str, Cost]:
+    """:func:`cost_of` for each of ``methods`` with the decoder settings of :func:`decoder_knobs` (``**knobs``)."""
+    settings = decoder_knobs(**knobs)
+    out = {}
+    for m in methods:
+        choice("method", m, tuple(METHODS))
+        out[m] = cost_of(m, T, shape, **settings[m])
+    return out

@@ -1,10 +1,11 @@
 """Long context: RoPE and its extensions, KV-cache memory, sink tokens, ring attention.
 
-Shape letters used below:
+Shape letters used below (local to this module, as in the RoPE-scaling papers;
+the course-wide names are in ``docs/glossary.md``):
 
-* ``d``    head size (``head_dim``); RoPE rotates ``d/2`` pairs of coordinates
+* ``d``    head size (``head_dim``, not ``d_model``); RoPE rotates ``d/2`` pairs of coordinates
 * ``S``    sequence positions
-* ``L``    the context the model was trained on (``original_context``)
+* ``L``    the context the model was trained on (``original_context``; not layers, not a loss)
 * ``s``    the context extension factor (``scale``): the new context is ``s*L``
 * ``P``    devices in a ring
 
@@ -37,10 +38,14 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
-import torch
 
+from .. import hardware as _hardware
 from ..validation import choice, int_array, nonnegative_int, positive_float, positive_int
+from ..validation import rng as _rng
 from .params import BYTES_PER_PARAM, ModelConfig, kv_cache_bytes, weight_bytes
+from ..models.layers import (  # noqa: F401  (moved below the sections; re-exported here)
+    _base, _head_dim, _window_args, apply_rope, rope_cos_sin, rope_inv_freq, streaming_attention_mask,
+)
 
 __all__ = [
     "ROPE_METHODS",
@@ -79,18 +84,12 @@ ROPE_METHODS = ("rope", "pi", "ntk", "dynamic_ntk", "yarn")
 #: YaRN ramp variants: the paper's ramp in ``r``, or Hugging Face's ramp over pair index.
 YARN_RAMPS = ("paper", "index")
 #: Bytes per cached element.  The weight precisions of ``params`` plus fp8, common for KV caches.
-KV_PRECISIONS: Dict[str, float] = {**BYTES_PER_PARAM, "fp8": 1.0}
+KV_PRECISIONS: Dict[str, float] = {**BYTES_PER_PARAM, "fp8": _hardware.bytes_per_param("fp8")}
 #: Attention variants for :func:`kv_cache_size` (``None`` = as the config says).
 ATTENTION_KINDS = ("mha", "gqa", "mqa")
 
 
 # --------------------------------------------------------------------------- checks
-
-def _head_dim(head_dim: object) -> int:
-    d = positive_int("head_dim", head_dim)
-    if d % 2 or d < 4:
-        raise ValueError(f"head_dim must be an even number >= 4 (RoPE rotates pairs), got {d}")
-    return d
 
 
 def _scale(scale: object) -> float:
@@ -100,23 +99,7 @@ def _scale(scale: object) -> float:
     return s
 
 
-def _base(base: object) -> float:
-    b = positive_float("base", base)
-    if b <= 1:
-        raise ValueError(f"base must be > 1, got {base}")
-    return b
-
-
 # --------------------------------------------------------------------------- RoPE frequencies
-
-def rope_inv_freq(head_dim: int, base: float = 10_000.0) -> np.ndarray:
-    """``(d/2,)`` RoPE inverse frequencies ``theta_j = base**(-2j/d)`` (radians per token).
-
-    ``base`` is 1e4 for LLaMA-2 and 1e6 for Mixtral.
-    """
-    d = _head_dim(head_dim)
-    b = _base(base)
-    return b ** (-np.arange(0, d, 2, dtype=np.float64) / d)
 
 
 def wavelengths(inv_freq: np.ndarray) -> np.ndarray:
@@ -275,49 +258,6 @@ def scaled_inv_freq(method: str, head_dim: int, scale: float = 1.0, *, base: flo
 
 # --------------------------------------------------------------------------- rotation
 
-def rope_cos_sin(positions: np.ndarray, inv_freq: np.ndarray,
-                 attention_factor: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
-    """``cos`` and ``sin``, each ``(S, d)``, of the angles ``position * theta`` (float64).
-
-    Laid out as ``[angles, angles]`` for the rotate-half layout, and multiplied
-    by ``attention_factor``.
-    """
-    pos = np.asarray(positions, dtype=np.float64).reshape(-1)
-    inv_freq = np.asarray(inv_freq, dtype=np.float64).reshape(-1)
-    angles = np.outer(pos, inv_freq)
-    angles = np.concatenate([angles, angles], axis=-1)
-    f = positive_float("attention_factor", attention_factor)
-    return np.cos(angles) * f, np.sin(angles) * f
-
-
-def apply_rope(x: Union[torch.Tensor, np.ndarray], positions, inv_freq: np.ndarray,
-               attention_factor: float = 1.0) -> Union[torch.Tensor, np.ndarray]:
-    """Rotate queries or keys ``x`` of shape ``(..., S, d)`` to their positions.
-
-    ``out = x * cos + rotate_half(x) * sin`` with ``rotate_half([a, b]) = [-b, a]``
-    (Hugging Face's ``apply_rotary_pos_emb``).  ``positions`` is ``(S,)``
-    (integers or, for interpolation experiments, fractions).  Returns the same
-    type (torch or NumPy) and dtype as ``x``; differentiable for torch.
-    """
-    inv_freq = np.asarray(inv_freq, dtype=np.float64).reshape(-1)
-    d = 2 * inv_freq.size
-    if x.shape[-1] != d:
-        raise ValueError(f"x's last dimension must be head_dim={d} (two per frequency), got {x.shape[-1]}")
-    positions = np.asarray(positions).reshape(-1)
-    if x.ndim < 2 or x.shape[-2] != positions.size:
-        raise ValueError(f"x must have shape (..., S, {d}) with S = len(positions) = {positions.size}, "
-                         f"got {tuple(x.shape)}")
-    cos, sin = rope_cos_sin(positions, inv_freq, attention_factor)
-    half = d // 2
-    if isinstance(x, torch.Tensor):
-        cos_t = torch.as_tensor(cos, dtype=x.dtype, device=x.device)
-        sin_t = torch.as_tensor(sin, dtype=x.dtype, device=x.device)
-        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos_t + rotated * sin_t
-    x = np.asarray(x)
-    rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
-    return (x * cos + rotated * sin).astype(x.dtype, copy=False)
-
 
 def rope_score_vs_distance(distances, inv_freq: np.ndarray, attention_factor: float = 1.0,
                            kind: str = "ones", n_samples: int = 256, seed: int = 0) -> np.ndarray:
@@ -340,7 +280,7 @@ def rope_score_vs_distance(distances, inv_freq: np.ndarray, attention_factor: fl
     if kind == "ones":
         return f * f * 2.0 * cos.sum(axis=-1)
     n_samples = positive_int("n_samples", n_samples)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     q = rng.standard_normal((n_samples, 2 * inv_freq.size))
     pair_energy = q[:, : inv_freq.size] ** 2 + q[:, inv_freq.size:] ** 2   # (n, d/2)
     return f * f * (cos @ pair_energy.mean(axis=0))
@@ -438,9 +378,6 @@ def max_context_for_memory(cfg: ModelConfig, memory_bytes: float, *, batch: int 
 
 # --------------------------------------------------------------------------- StreamingLLM
 
-def _window_args(window: object, n_sink: object) -> Tuple[int, int]:
-    return positive_int("window", window), nonnegative_int("n_sink", n_sink)
-
 
 def streaming_kept_positions(t: int, window: int, n_sink: int = 4) -> np.ndarray:
     """Positions (0-based) in the cache after ``t`` tokens under StreamingLLM.
@@ -466,23 +403,6 @@ def streaming_cache_size(t, window: int, n_sink: int = 4) -> np.ndarray:
     if np.any(t < 0):
         raise ValueError("t must be >= 0")
     return np.minimum(t, n_sink + window)
-
-
-def streaming_attention_mask(seq_len: int, window: int, n_sink: int = 4) -> np.ndarray:
-    """``(S, S)`` bool: may the query at row ``i`` attend to the key at column ``j``?
-
-    Row ``i`` is exactly the cache after ``i + 1`` tokens
-    (:func:`streaming_kept_positions`), so training or evaluating with this
-    mask reproduces what a streaming cache lets the model see.  (The positions
-    used by RoPE are a separate choice: StreamingLLM renumbers positions within
-    the cache; this mask alone keeps the original ones.)
-    """
-    S = positive_int("seq_len", seq_len)
-    window, n_sink = _window_args(window, n_sink)
-    i = np.arange(S)[:, None]
-    j = np.arange(S)[None, :]
-    causal = j <= i
-    return causal & ((j < n_sink) | (i - j < window))
 
 
 # --------------------------------------------------------------------------- ring attention

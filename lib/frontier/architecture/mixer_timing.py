@@ -29,6 +29,7 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
+from ..env import torch_threads
 from ..timing import achieved_rates, copy_bandwidth, crossover_from_fits, fit_power_law, time_callable
 from ..validation import choice, positive_int
 from .ssm import random_scan_inputs, scan_work
@@ -111,19 +112,13 @@ def _time_point(mixer: str, device: str, batch: int, T: int, d_model: int, d_sta
                     return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     if gpu:
         return time_callable(fn, warmup=1, repeat=repeat, clock="cupy").minimum
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         first = time_callable(fn, warmup=1, repeat=1, clock="thread").minimum
         # cheap points get more runs (up to ~0.2 s in all)
         extra = int(min(MAX_REPEAT, max(repeat, 0.2 / max(first, 1e-6)))) - 1
         if extra > 0:
             return min(first, time_callable(fn, warmup=0, repeat=extra, clock="thread").minimum)
         return first
-    finally:
-        torch.set_num_threads(before)
 
 
 def time_mixers(T_values: Iterable[int], *, d_model: int = 64, d_state: int = 16, expand: int = 2,

@@ -3,10 +3,11 @@
 This is the course's *reference* implementation: lessons import it, tests pin
 it to published totals, and Exercise 1 asks learners to write their own.
 
-Conventions (shape letters as in the lessons):
+Conventions (the short letters of Exercise 1, local to this module; the
+course-wide names, used by :class:`ModelConfig`, are in ``docs/glossary.md``):
 
 * ``h``   model width (``d_model``)
-* ``L``   number of layers
+* ``L``   number of layers (``n_layers``)
 * ``n_h`` query heads, ``n_kv`` key/value heads (grouped-query attention when
   ``n_kv < n_h``), ``d_h`` head size
 * ``ff``  hidden size of one SwiGLU feed-forward network (three matrices)
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Dict
 
+from .. import hardware as _hardware
 from ..validation import positive_int as _positive_int
 
 __all__ = [
@@ -42,8 +44,10 @@ __all__ = [
     "BYTES_PER_PARAM",
 ]
 
-#: Bytes per stored weight for the precisions the lessons compare.
-BYTES_PER_PARAM: Dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.5}
+#: Bytes per stored weight for the precisions the lessons compare (derived from
+#: :data:`frontier.hardware.PRECISIONS`, which also has NF4 and GGUF formats with their scales).
+BYTES_PER_PARAM: Dict[str, float] = {
+    name: _hardware.bytes_per_param(name) for name in ("fp32", "bf16", "fp16", "int8", "int4")}
 
 
 @dataclass(frozen=True)

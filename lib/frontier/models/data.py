@@ -5,6 +5,10 @@ row-stochastic transition matrix.  A mixture of sources, each sequence drawn
 from one of them, gives data with distinct "kinds" of text that experts can
 specialise on, and a known best-possible loss (the entropy rate) to compare
 against.  Token 0 is reserved as a beginning-of-sequence marker (``BOS``).
+
+:class:`MarkovTask` and :class:`RecallTask` follow :class:`frontier.models.tasks.Task`
+(``task.sample(batch, rng) -> Batch``); the functions :func:`sample_batch` and
+:func:`recall_batch` they call remain for direct use.
 """
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ import numpy as np
 import torch
 
 from ..validation import positive_float, positive_int
+from .tasks import Batch, check_rng
 
-__all__ = ["BOS", "MarkovMixture", "markov_mixture", "sample_batch", "entropy_rate", "RecallTask", "recall_batch"]
+__all__ = ["BOS", "MarkovMixture", "markov_mixture", "sample_batch", "entropy_rate", "MarkovTask", "RecallTask",
+           "recall_batch"]
 
 #: The beginning-of-sequence token every sampled sequence starts with.
 BOS = 0
@@ -84,8 +90,7 @@ def sample_batch(mix: MarkovMixture, batch: int, seq_len: int,
     """
     B = positive_int("batch", batch)
     T = positive_int("seq_len", seq_len)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator (np.random.default_rng(seed))")
+    check_rng(rng)
     src = rng.choice(mix.n_sources, size=B, p=mix.weights)
     out = np.zeros((B, T), dtype=np.int64)
     if T > 1:
@@ -124,6 +129,35 @@ def entropy_rate(mix: MarkovMixture, source: Optional[int] = None) -> float:
 
 
 @dataclass(frozen=True)
+class MarkovTask:
+    """Next-token prediction on a :class:`MarkovMixture`, as a :class:`~frontier.models.tasks.Task`.
+
+    Every position after ``BOS`` is a target; ``meta["source"]`` is the
+    ``(batch,)`` int64 source of each sequence.
+    """
+
+    source: MarkovMixture
+    seq_len: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, MarkovMixture):
+            raise TypeError(f"source must be a MarkovMixture, got {type(self.source).__name__}")
+        if positive_int("seq_len", self.seq_len) < 2:
+            raise ValueError(f"seq_len must be at least 2 (BOS and one token), got {self.seq_len}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.source.vocab_size
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        """:func:`sample_batch` as a :class:`~frontier.models.tasks.Batch`."""
+        tokens, src = sample_batch(self.source, batch, self.seq_len, rng)
+        mask = torch.ones_like(tokens, dtype=torch.bool)
+        mask[:, 0] = False
+        return Batch(tokens, mask, {"source": src})
+
+
+@dataclass(frozen=True)
 class RecallTask:
     """Markov background text with planted *keys* and *queries* (a recall task).
 
@@ -135,12 +169,17 @@ class RecallTask:
     attention to one earlier position; everywhere else attention has nothing
     to do, which is the situation in which language models learn to park
     attention on the first token (an attention sink).
+
+    ``seq_len`` is the length :meth:`sample` draws (:func:`recall_batch`
+    takes its own).  In a sampled :class:`~frontier.models.tasks.Batch` the
+    targets are the copied keys (the tokens right after a query).
     """
 
     source: MarkovMixture
     n_keys: int = 8
     p_key: float = 0.08
     p_query: float = 0.08
+    seq_len: int = 64
 
     @property
     def n_background(self) -> int:
@@ -157,6 +196,13 @@ class RecallTask:
     @property
     def vocab_size(self) -> int:
         return self.query_token + 1
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        """:func:`recall_batch` of ``seq_len`` tokens as a :class:`~frontier.models.tasks.Batch`."""
+        tokens = recall_batch(self, batch, self.seq_len, rng)
+        mask = torch.zeros_like(tokens, dtype=torch.bool)
+        mask[:, 1:] = tokens[:, :-1] == self.query_token
+        return Batch(tokens, mask, {})
 
 
 def recall_batch(task: RecallTask, batch: int, seq_len: int,

@@ -2,9 +2,11 @@
 
 Both are written as plain next-token prediction, so any model that maps
 ``tokens (B, T)`` to ``logits (B, T, V)`` trains on them with
-:func:`frontier.models.train.train_lm`; the positions that carry the task are
-returned separately (``answer_mask``), and :func:`answer_accuracy` scores only
+:func:`frontier.models.train` (or :func:`~frontier.models.training.train_lm`); the positions that carry the
+task are returned separately (``answer_mask``), and :func:`answer_accuracy` scores only
 those.  Everything else in the sequence is random, so its loss cannot go to zero.
+Both tasks follow :class:`frontier.models.tasks.Task`: ``task.sample(batch, rng)``
+returns a :class:`~frontier.models.tasks.Batch` whose ``target_mask`` is the answer mask.
 
 Vocabulary layouts are given by each task's ``vocab`` / ``first_*`` properties.
 """
@@ -17,14 +19,14 @@ import numpy as np
 import torch
 
 from ..validation import positive_int
+from .tasks import Batch, check_rng
 
 __all__ = ["SelectiveCopying", "selective_copying_batch", "MQAR", "mqar_batch", "answer_accuracy",
            "accuracy_record"]
 
 
 def _check_rng(rng) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator (np.random.default_rng(seed))")
+    check_rng(rng)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,18 @@ class SelectiveCopying:
         return 2 + self.n_data_tokens
 
     @property
+    def vocab_size(self) -> int:
+        """The same as ``vocab`` (the name the :class:`~frontier.models.tasks.Task` protocol uses)."""
+        return self.vocab
+
+    @property
     def seq_len(self) -> int:
         return self.context_len + 1 + self.n_memorize
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        """A :class:`~frontier.models.tasks.Batch` of :func:`selective_copying_batch`; ``meta`` is empty."""
+        tokens, mask = selective_copying_batch(self, batch, rng)
+        return Batch(tokens, mask, {})
 
 
 def selective_copying_batch(task: SelectiveCopying, batch: int,
@@ -120,8 +132,18 @@ class MQAR:
         return self.n_keys + self.n_values
 
     @property
+    def vocab_size(self) -> int:
+        """The same as ``vocab`` (the name the :class:`~frontier.models.tasks.Task` protocol uses)."""
+        return self.vocab
+
+    @property
     def seq_len(self) -> int:
         return 2 * (self.n_pairs + self.n_queries)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        """A :class:`~frontier.models.tasks.Batch` of :func:`mqar_batch`; ``meta`` is empty."""
+        tokens, mask = mqar_batch(self, batch, rng)
+        return Batch(tokens, mask, {})
 
 
 def mqar_batch(task: MQAR, batch: int, rng: np.random.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -157,7 +179,7 @@ def answer_accuracy(logits: torch.Tensor, tokens: torch.Tensor, answer_mask: tor
 
 
 def accuracy_record(tokens: torch.Tensor, answer_mask: torch.Tensor):
-    """A ``record`` callback for :func:`frontier.models.train.train_lm`: answer accuracy on a fixed batch.
+    """A ``record`` callback for :func:`frontier.models.training.train_lm`: answer accuracy on a fixed batch.
 
     ``tokens`` and ``answer_mask`` ``(B, T)``, e.g. from :func:`mqar_batch` with
     a seed of its own.  Each record is ``{"accuracy": float}``; read the curve

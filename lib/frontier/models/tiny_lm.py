@@ -1,40 +1,55 @@
 """A tiny decoder-only transformer for in-notebook experiments.
 
-Pre-norm blocks (RMSNorm), multi-head attention with RoPE
-(:func:`frontier.architecture.long_context.apply_rope`), and a feed-forward
-that is either one SwiGLU network or a :class:`frontier.architecture.moe.MoELayer`.
-The attention is written out (scores, mask, softmax) so that a lesson can pass
-any boolean mask, such as a sliding window with sink tokens, and read the
-attention weights back.
+Pre-norm blocks (:class:`~frontier.models.layers.RMSNorm`), attention with
+RoPE (:func:`~frontier.models.layers.apply_rope`) and optional grouped-query
+attention (``n_kv_heads < n_heads`` query heads share key/value heads), and a
+feed-forward that is either one SwiGLU network or a
+:class:`~frontier.models.layers.MoELayer`.  The attention is written out
+(scores, mask, softmax) so that a lesson can pass any boolean mask, such as a
+sliding window with sink tokens, and read the attention weights back.
 
-Shapes: ``B`` batch, ``T`` positions, ``V`` vocabulary, ``d`` width, ``H`` heads.
+It implements :class:`~frontier.models.protocol.LanguageModel`: a
+:class:`~frontier.models.protocol.KVCache` makes decoding incremental, and
+``positions`` and ``mask`` may be given with a cache (tree speculation).
+
+Shapes (``docs/glossary.md``): ``B`` batch, ``T`` new positions, ``S`` keys
+(cached + new), ``V`` vocab_size, ``H`` n_heads, ``head_dim = d_model / H``.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..architecture.long_context import apply_rope, rope_inv_freq, streaming_attention_mask
-from ..architecture.moe import MoELayer, MoEOutput, SwiGLUExpert
 from ..validation import nonnegative_float, nonnegative_int, positive_float, positive_int
+from .layers import (
+    MoELayer, MoEOutput, RMSNorm, SwiGLUExpert, apply_rope, causal_mask, repeat_kv, rope_cos_sin, rope_inv_freq,
+    streaming_attention_mask,
+)
+from .protocol import KVCache, LMOutput, ModelOutput
 
-__all__ = ["TinyLMConfig", "TinyLM", "LMOutput", "causal_mask", "next_token_loss"]
+__all__ = ["TinyLMConfig", "TinyLM", "LMOutput", "ModelOutput", "causal_mask", "next_token_loss"]
 
 
 @dataclass(frozen=True)
 class TinyLMConfig:
     """Sizes of a :class:`TinyLM`.
 
-    ``n_experts = 1`` gives a dense SwiGLU feed-forward; more gives an
-    :class:`~frontier.architecture.moe.MoELayer` with ``k`` experts per token
-    in every block (``capacity_factor``, ``balance_coef``, ``z_coef``,
-    ``noise_std`` as there).
+    ``n_kv_heads`` (default ``n_heads``) key/value heads, shared by
+    ``n_heads / n_kv_heads`` query heads each (grouped-query attention;
+    ``n_kv_heads = 1`` is multi-query attention).  ``rope_theta`` is the RoPE
+    base.  ``max_seq_len`` is the context :func:`frontier.models.generate`
+    allows (``forward`` itself takes any length: RoPE has no position table).
+
+    ``n_experts = 1`` gives a dense SwiGLU feed-forward; more gives a
+    :class:`~frontier.models.layers.MoELayer` with ``experts_per_token``
+    experts per token in every block (``capacity_factor``, ``balance_coef``,
+    ``z_coef``, ``noise_std`` as there).
     """
 
     vocab_size: int
@@ -42,77 +57,72 @@ class TinyLMConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_ff: int = 128
-    rope_base: float = 10_000.0
+    n_kv_heads: Optional[int] = None
+    max_seq_len: int = 512
+    rope_theta: float = 10_000.0
     n_experts: int = 1
-    k: int = 1
+    experts_per_token: int = 1
     capacity_factor: Optional[float] = None
     balance_coef: float = 0.0
     z_coef: float = 0.0
     noise_std: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "n_experts", "k"):
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_seq_len", "n_experts",
+                     "experts_per_token"):
             positive_int(name, getattr(self, name))
+        if self.n_kv_heads is None:
+            object.__setattr__(self, "n_kv_heads", self.n_heads)
+        positive_int("n_kv_heads", self.n_kv_heads)
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_kv_heads ({self.n_kv_heads}) must divide n_heads ({self.n_heads})")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model ({self.d_model}) / n_heads ({self.n_heads}) must be an even integer")
-        if self.k > self.n_experts:
-            raise ValueError(f"k ({self.k}) cannot exceed n_experts ({self.n_experts})")
-        positive_float("rope_base", self.rope_base)
+        if self.experts_per_token > self.n_experts:
+            raise ValueError(f"experts_per_token ({self.experts_per_token}) cannot exceed "
+                             f"n_experts ({self.n_experts})")
+        positive_float("rope_theta", self.rope_theta)
         nonnegative_float("balance_coef", self.balance_coef)
         nonnegative_float("z_coef", self.z_coef)
         nonnegative_float("noise_std", self.noise_std)
 
-
-@dataclass
-class LMOutput:
-    """What :meth:`TinyLM.forward` returns.
-
-    Attributes:
-        logits: ``(B, T, V)``.
-        aux_loss: scalar, the sum of the MoE layers' auxiliary losses (0 for a dense model).
-        moe: one :class:`~frontier.architecture.moe.MoEOutput` per block (empty when dense).
-        attention: one ``(B, H, T, T)`` tensor of attention weights per block,
-            when asked for with ``return_attention=True``.
-    """
-
-    logits: torch.Tensor
-    aux_loss: torch.Tensor
-    moe: List[MoEOutput] = field(default_factory=list)
-    attention: List[torch.Tensor] = field(default_factory=list)
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
 
 
-def causal_mask(T: int, device=None) -> torch.Tensor:
-    """``(T, T)`` bool, True on and below the diagonal."""
-    T = positive_int("T", T)
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
-
-
-class _RMSNorm(nn.Module):
-    def __init__(self, d: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+def _rotate(x: torch.Tensor, cos: np.ndarray, sin: np.ndarray) -> torch.Tensor:
+    """RoPE with precomputed ``cos``/``sin`` ``(T, head_dim)``; the same arithmetic as :func:`apply_rope`."""
+    half = x.shape[-1] // 2
+    cos_t = torch.as_tensor(cos, dtype=x.dtype, device=x.device)
+    sin_t = torch.as_tensor(sin, dtype=x.dtype, device=x.device)
+    return x * cos_t + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin_t
 
 
 class _Attention(nn.Module):
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
-        self.h = cfg.n_heads
-        self.dh = cfg.d_model // cfg.n_heads
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
-        self.inv_freq = rope_inv_freq(self.dh, cfg.rope_base)
+        self.h, self.h_kv, self.dh = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        # created in the order q, k, v, o: with n_kv_heads = n_heads the random
+        # initialisation equals that of one fused (3 d_model, d_model) projection
+        self.q = nn.Linear(cfg.d_model, self.h * self.dh, bias=False)
+        self.k = nn.Linear(cfg.d_model, self.h_kv * self.dh, bias=False)
+        self.v = nn.Linear(cfg.d_model, self.h_kv * self.dh, bias=False)
+        self.o = nn.Linear(self.h * self.dh, cfg.d_model, bias=False)
+        self.inv_freq = rope_inv_freq(self.dh, cfg.rope_theta)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, positions: np.ndarray,
-                streaming: Optional[Tuple[int, int]] = None):
-        B, T, d = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)   # each (B, H, T, dh)
-        q_rot = apply_rope(q, positions, self.inv_freq)
-        k_rot = apply_rope(k, positions, self.inv_freq)
-        scores = (q_rot @ k_rot.transpose(-1, -2)) / math.sqrt(self.dh)
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor], rope: Tuple[np.ndarray, np.ndarray],
+                streaming: Optional[Tuple[int, int]] = None, cache: Optional[KVCache] = None, layer: int = 0):
+        B, T, _ = x.shape
+        q = self.q(x).view(B, T, self.h, self.dh).transpose(1, 2)               # (B, H, T, dh)
+        k = self.k(x).view(B, T, self.h_kv, self.dh).transpose(1, 2)            # (B, H_kv, T, dh)
+        v = self.v(x).view(B, T, self.h_kv, self.dh).transpose(1, 2)
+        q_rot, k_rot = _rotate(q, *rope), _rotate(k, *rope)
+        if cache is not None:
+            k_rot, v = cache.append(layer, k_rot, v)                              # (B, H_kv, S, dh)
+        rep = self.h // self.h_kv
+        k_all, v_all = repeat_kv(k_rot, rep), repeat_kv(v, rep)
+        scores = (q_rot @ k_all.transpose(-1, -2)) / math.sqrt(self.dh)           # (B, H, T, S)
         if streaming is not None:
             # StreamingLLM numbers positions inside the cache.  Once the cache is full
             # (query i >= n_sink + window) the query sits at cache slot n_sink + window - 1
@@ -121,29 +131,31 @@ class _Attention(nn.Module):
             full = n_sink + window
             if n_sink > 0 and T > full:
                 q_slot = apply_rope(q[..., full:, :], np.full(T - full, full - 1), self.inv_freq)
-                sink_scores = (q_slot @ k_rot[..., :n_sink, :].transpose(-1, -2)) / math.sqrt(self.dh)
+                sink_scores = (q_slot @ k_all[..., :n_sink, :].transpose(-1, -2)) / math.sqrt(self.dh)
                 scores = scores.clone()
                 scores[..., full:, :n_sink] = sink_scores
-        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-        y = (weights @ v).transpose(1, 2).reshape(B, T, d)
-        return self.out(y), weights
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        y = (weights @ v_all).transpose(1, 2).reshape(B, T, self.h * self.dh)
+        return self.o(y), weights
 
 
 class _Block(nn.Module):
     def __init__(self, cfg: TinyLMConfig, seed: int):
         super().__init__()
-        self.norm1 = _RMSNorm(cfg.d_model)
+        self.norm1 = RMSNorm(cfg.d_model)
         self.attn = _Attention(cfg)
-        self.norm2 = _RMSNorm(cfg.d_model)
+        self.norm2 = RMSNorm(cfg.d_model)
         if cfg.n_experts == 1:
             self.ffn = SwiGLUExpert(cfg.d_model, cfg.d_ff)
         else:
-            self.ffn = MoELayer(cfg.d_model, cfg.d_ff, cfg.n_experts, cfg.k,
+            self.ffn = MoELayer(cfg.d_model, cfg.d_ff, cfg.n_experts, cfg.experts_per_token,
                                 capacity_factor=cfg.capacity_factor, noise_std=cfg.noise_std,
                                 balance_coef=cfg.balance_coef, z_coef=cfg.z_coef, seed=seed)
 
-    def forward(self, x, mask, positions, streaming=None):
-        a, weights = self.attn(self.norm1(x), mask, positions, streaming)
+    def forward(self, x, mask, rope, streaming=None, cache=None, layer=0):
+        a, weights = self.attn(self.norm1(x), mask, rope, streaming, cache, layer)
         x = x + a
         f = self.ffn(self.norm2(x))
         if isinstance(f, MoEOutput):
@@ -151,18 +163,46 @@ class _Block(nn.Module):
         return x + f, weights, None
 
 
-class TinyLM(nn.Module):
-    """A tiny transformer language model (see the module docstring).
+def _positions(positions, T: int, start: int) -> np.ndarray:
+    if positions is None:
+        return np.arange(start, start + T)
+    if isinstance(positions, torch.Tensor):
+        positions = positions.detach().cpu().numpy()
+    pos = np.asarray(positions)
+    if pos.shape != (T,) or not np.issubdtype(pos.dtype, np.number):
+        raise ValueError(f"positions must be a ({T},) array of numbers (one per new token), "
+                         f"got shape {pos.shape}")
+    return pos
 
-    ``forward(tokens (B, T), mask=None, return_attention=False, streaming=None) -> LMOutput``.
-    ``mask`` is a boolean ``(T, T)`` (True = may attend), causal by default;
-    every row must allow at least one key.  ``streaming=(window, n_sink)``
-    evaluates as a StreamingLLM cache would: the mask of
-    :func:`~frontier.architecture.long_context.streaming_attention_mask` and
-    RoPE positions counted inside the cache (so the sinks sit at distance
-    ``n_sink + window - 1 - s`` from every later query, never further than
-    the cache is long).  Parameters are initialised from
-    ``seed``, so two models built with the same config and seed are identical.
+
+class TinyLM(nn.Module):
+    """A tiny transformer language model (see the module docstring); a :class:`~frontier.models.LanguageModel`.
+
+    ``forward(tokens=None, *, embeds=None, cache=None, positions=None,
+    mask=None, return_hidden=False, return_attention=False, streaming=None)
+    -> ModelOutput``:
+
+    * ``tokens`` ``(B, T)`` int64, or ``embeds`` ``(B, T, d_model)``.
+    * ``cache``: a :class:`~frontier.models.protocol.KVCache` from
+      :meth:`new_cache`; the ``T`` tokens continue the cached ones and are
+      appended to it.
+    * ``positions`` ``(T,)``: RoPE positions of the new tokens (default
+      ``cache.length + arange(T)``, or ``arange(T)`` without a cache).
+    * ``mask``: bool ``(T, S)`` or ``(B, T, S)`` with ``S`` = cached + new
+      keys, True = may attend; causal by default.  Every row must allow at
+      least one key.
+    * ``streaming=(window, n_sink)`` (no cache, mask or positions) evaluates
+      as a StreamingLLM cache would: the mask of
+      :func:`~frontier.models.layers.streaming_attention_mask` and RoPE
+      positions counted inside the cache (so the sinks sit at distance
+      ``n_sink + window - 1 - s`` from every later query, never further than
+      the cache is long).
+
+    With MoE blocks and a ``capacity_factor``, each forward pass routes its
+    own tokens, so decoding token by token can drop different assignments
+    than one pass over the whole sequence (as in a real server).  Parameters
+    are initialised from ``seed``, so two models built with the same config and
+    seed are identical.
     """
 
     def __init__(self, cfg: TinyLMConfig, seed: int = 0):
@@ -172,41 +212,115 @@ class TinyLM(nn.Module):
         self.cfg = cfg
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+            self.embedding = nn.Embedding(cfg.vocab_size, cfg.d_model)
             self.blocks = nn.ModuleList(_Block(cfg, seed=int(seed) * 1000 + i) for i in range(cfg.n_layers))
-            self.norm = _RMSNorm(cfg.d_model)
+            self.norm = RMSNorm(cfg.d_model)
             self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-            nn.init.normal_(self.embed.weight, std=0.5)
+            nn.init.normal_(self.embedding.weight, std=0.5)
 
-    def forward(self, tokens: torch.Tensor, mask: Optional[torch.Tensor] = None,
-                return_attention: bool = False, streaming: Optional[Tuple[int, int]] = None) -> LMOutput:
-        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2:
+    # ------------------------------------------------------------------ the protocol
+    @property
+    def config(self) -> TinyLMConfig:
+        return self.cfg
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.cfg.max_seq_len
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` int64 token ids -> ``(B, T, d_model)`` input embeddings."""
+        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.is_floating_point():
             raise ValueError("tokens must be a (batch, T) integer tensor")
-        T = int(tokens.shape[1])
+        return self.embedding(tokens)
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty :class:`~frontier.models.protocol.KVCache` for ``batch_size`` sequences, room for ``max_seq_len``."""
+        return KVCache(self.cfg.n_layers, batch_size, capacity=self.cfg.max_seq_len)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def weight_matrices(self) -> Dict[str, nn.Parameter]:
+        """Every weight matrix by module path: ``embedding``, ``blocks.{i}.attn.{q,k,v,o}``,
+        ``blocks.{i}.ffn.{w1,w2,w3}`` (dense) or ``blocks.{i}.ffn.router`` and
+        ``blocks.{i}.ffn.experts.{e}.{w1,w2,w3}`` (MoE), and ``head``.
+
+        Each is the ``weight`` of that ``nn.Linear``/``nn.Embedding``, shape
+        ``(out_features, in_features)`` (``(vocab_size, d_model)`` for the embedding).
+        """
+        return {name: module.weight for name, module in self.named_modules()
+                if isinstance(module, (nn.Linear, nn.Embedding))}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, tokens: Optional[torch.Tensor] = None, *, embeds: Optional[torch.Tensor] = None,
+                cache: Optional[KVCache] = None, positions=None, mask: Optional[torch.Tensor] = None,
+                return_hidden: bool = False, return_attention: bool = False,
+                streaming: Optional[Tuple[int, int]] = None) -> ModelOutput:
+        x = self._inputs(tokens, embeds)
+        B, T = int(x.shape[0]), int(x.shape[1])
+        start = 0
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache (from new_cache), got {type(cache).__name__}")
+            if cache.n_layers != self.cfg.n_layers or cache.batch_size != B:
+                raise ValueError(f"cache was made for {cache.n_layers} layers and batch {cache.batch_size}, "
+                                 f"the model has {self.cfg.n_layers} layers and the batch is {B}")
+            start = cache.length
+        S = start + T
         if streaming is not None:
-            if mask is not None:
-                raise ValueError("pass either mask or streaming, not both")
+            if mask is not None or cache is not None or positions is not None:
+                raise ValueError("pass either mask or streaming, not both (streaming takes no cache or positions)")
             window, n_sink = positive_int("window", streaming[0]), nonnegative_int("n_sink", streaming[1])
             streaming = (window, n_sink)
-            mask = torch.from_numpy(streaming_attention_mask(T, window, n_sink)).to(tokens.device)
+            mask = torch.from_numpy(streaming_attention_mask(T, window, n_sink)).to(x.device)
         if mask is None:
-            mask = causal_mask(T, tokens.device)
-        elif mask.shape != (T, T) or mask.dtype != torch.bool:
-            raise ValueError(f"mask must be a bool tensor of shape ({T}, {T})")
-        elif not bool(mask.any(dim=-1).all()):
-            raise ValueError("every query position needs at least one key it may attend")
-        positions = np.arange(T)
-        x = self.embed(tokens)
+            if T > 1:       # a single new token may attend every cached key: no mask needed
+                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=start)
+        else:
+            mask = self._check_mask(mask, B, T, S)
+        pos = _positions(positions, T, start)
+        rope = rope_cos_sin(pos, self.blocks[0].attn.inv_freq)
         aux = x.new_zeros(())
         moe_outputs, attention = [], []
-        for block in self.blocks:
-            x, weights, m = block(x, mask, positions, streaming)
+        hidden: Optional[List[torch.Tensor]] = [x] if return_hidden else None
+        for i, block in enumerate(self.blocks):
+            x, weights, m = block(x, mask, rope, streaming, cache, i)
             if m is not None:
                 moe_outputs.append(m)
                 aux = aux + m.aux_loss
             if return_attention:
                 attention.append(weights.detach())
-        return LMOutput(self.head(self.norm(x)), aux, moe_outputs, attention)
+            if hidden is not None:
+                hidden.append(x)
+        return ModelOutput(self.head(self.norm(x)), aux, moe_outputs, attention, hidden, cache)
+
+    def _inputs(self, tokens, embeds) -> torch.Tensor:
+        if (tokens is None) == (embeds is None):
+            raise ValueError("pass exactly one of tokens (batch, T) and embeds (batch, T, d_model)")
+        if tokens is not None:
+            if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2:
+                raise ValueError("tokens must be a (batch, T) integer tensor")
+            if tokens.is_floating_point() or tokens.dtype == torch.bool:
+                raise TypeError(f"tokens must be an integer tensor, got {tokens.dtype}")
+            return self.embedding(tokens)
+        if not isinstance(embeds, torch.Tensor) or embeds.ndim != 3 or embeds.shape[-1] != self.cfg.d_model:
+            raise ValueError(f"embeds must be a (batch, T, {self.cfg.d_model}) float tensor")
+        return embeds
+
+    @staticmethod
+    def _check_mask(mask, B: int, T: int, S: int) -> torch.Tensor:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool tensor of shape ({T}, {S})")
+        if mask.shape == (T, S):
+            pass
+        elif mask.shape == (B, T, S):
+            mask = mask[:, None]                                 # broadcast over heads
+        else:
+            raise ValueError(f"mask must be a bool tensor of shape ({T}, {S}) or ({B}, {T}, {S}) "
+                             f"(new tokens x cached + new keys), got {tuple(mask.shape)}")
+        if not bool(mask.any(dim=-1).all()):
+            raise ValueError("every query position needs at least one key it may attend (mask)")
+        return mask
 
 
 def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

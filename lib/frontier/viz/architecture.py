@@ -15,6 +15,9 @@ from .theme import METHOD_COLORS, apply_theme, themed_figure
 __all__ = ["METHOD_LABELS", "method_costs", "make_cost_figure", "make_cost_table_figure",
            "make_timing_figure", "cost_explorer", "cost_table"]
 
+#: Default on-chip memory per SM (KiB): A100's, from frontier.hardware through the cost models.
+_SRAM_KIB: float = costs.DEFAULT_SRAM_BYTES / 1024
+
 METHOD_LABELS: Dict[str, str] = {
     "dense": "Dense", "flash": "FlashAttention", "longformer": "Longformer (window+global)",
     "bigbird": "BigBird (window+global+random)", "sparse_transformer": "Sparse Transformer (strided)",
@@ -29,7 +32,7 @@ def _cached_costs(method: str, Ts: tuple, shape: costs.ModelShape, knobs: tuple)
 
 def method_costs(T: Sequence[int], *, d_model: int = 4096, n_heads: int = 32, n_layers: int = 32,
                  batch: int = 1, window: int = 512, n_global: int = 16, n_features: int = 256,
-                 d_state: int = 16, sram_kib: float = 192.0, attention_ratio: float = 0.125,
+                 d_state: int = 16, sram_kib: float = _SRAM_KIB, attention_ratio: float = 0.125,
                  methods: Iterable[str] = tuple(costs.METHODS)) -> Dict[str, costs.Cost]:
     """Costs of each method over ``T`` with the explorer's knobs (cached: slider moves are cheap).
 
@@ -37,17 +40,9 @@ def method_costs(T: Sequence[int], *, d_model: int = 4096, n_heads: int = 32, n_
     BigBird stays non-causal, as published.
     """
     shape = costs.ModelShape(d_model=d_model, n_heads=n_heads, n_layers=n_layers, batch=batch)
-    # Decoder LLMs: causal attention wherever the method has a causal form.
-    # BigBird is an encoder pattern (non-causal); the Sparse Transformer is causal by construction.
-    knobs = {
-        "dense": {"causal": True}, "flash": {"sram_bytes": float(sram_kib) * 1024, "causal": True},
-        "longformer": {"window": int(window), "n_global": int(n_global), "clip": True, "causal": True},
-        "bigbird": {}, "sparse_transformer": {},
-        "performer": {"n_features": int(n_features), "causal": True},
-        "mamba": {"d_state": int(d_state)},
-        "hybrid": {"attention_ratio": float(attention_ratio), "d_state": int(d_state),
-                   "sram_bytes": float(sram_kib) * 1024, "causal": True},
-    }
+    knobs = costs.decoder_knobs(window=int(window), n_global=int(n_global), n_features=int(n_features),
+                                d_state=int(d_state), sram_bytes=float(sram_kib) * 1024,
+                                attention_ratio=float(attention_ratio))
     Ts = tuple(int(t) for t in T)
     return {m: _cached_costs(m, Ts, shape, tuple(sorted(knobs[m].items()))) for m in methods}
 
@@ -67,7 +62,7 @@ def _tail_slope(T: np.ndarray, y: np.ndarray) -> float:
 
 def make_cost_figure(log10_T=(3.0, 6.0), d_model: int = 4096, n_heads: int = 32, n_layers: int = 32,
                      window: int = 512, n_global: int = 16, n_features: int = 256, d_state: int = 16,
-                     sram_kib: float = 192.0, attention_ratio: float = 0.125, gpu: str = "H100 80 GB",
+                     sram_kib: float = _SRAM_KIB, attention_ratio: float = 0.125, gpu: str = "H100 80 GB",
                      mixing_only: bool = False, methods: Iterable[str] = tuple(costs.METHODS),
                      points: int = 32) -> go.Figure:
     """Log-log FLOPs, memory and memory traffic against sequence length for every method, with fitted slopes.
@@ -120,7 +115,7 @@ def make_cost_figure(log10_T=(3.0, 6.0), d_model: int = 4096, n_heads: int = 32,
 
 def make_cost_table_figure(T: int = 131072, d_model: int = 4096, n_heads: int = 32, n_layers: int = 32,
                            window: int = 512, n_global: int = 16, n_features: int = 256, d_state: int = 16,
-                           sram_kib: float = 192.0, attention_ratio: float = 0.125,
+                           sram_kib: float = _SRAM_KIB, attention_ratio: float = 0.125,
                            gpu: str = "H100 80 GB") -> go.Figure:
     """A table of every method's costs at one sequence length, relative to dense attention."""
     if gpu not in costs.GPUS:

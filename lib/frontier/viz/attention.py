@@ -15,16 +15,15 @@ expensive ones are cached here so that moving a slider only redraws.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
 from ..architecture import costs, masks
 from ..architecture import attention as att
+from ..env import torch_threads
 from .controller import InteractiveFigure, checkbox, dropdown, register, slider
 from .theme import COLORS, METHOD_COLORS, apply_theme
 
@@ -38,16 +37,10 @@ __all__ = [
 _GREY = "#BBBBBB"
 
 
-@contextmanager
 def _one_thread():
     """Run torch on one thread: these examples are many tiny operations, where
     spreading each one over busy cores costs far more than it saves."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+    return torch_threads(1)
 
 
 def _panels(widths: Sequence[float], titles: Sequence[str], gap: float = 0.05, shared_y: bool = False) -> dict:
@@ -92,18 +85,8 @@ def tiling_run(T: int = 24, d: int = 4, block_q: int = 4, block_k: int = 6, caus
     ``cols``, ``skipped``, ``m``, ``l``, ``hbm``), the final ``m`` and ``l``,
     and ``max_abs_diff``, the largest difference from naive attention.
     """
-    q, k, v = att.random_qkv(T, d, seed=seed)
     with _one_thread():
-        out, stats = att.tiled_attention(q, k, v, causal=causal, block_q=block_q, block_k=block_k, trace=True)
-        diff = float((out - att.naive_attention(q, k, v, causal=causal)).abs().max())
-    s = ((q @ k.T) / np.sqrt(d)).numpy()
-    if causal:
-        s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, np.nan)
-    steps = [dict(kv_block=t.kv_block, q_block=t.q_block, rows=t.rows, cols=t.cols, skipped=t.skipped,
-                  m=t.m.numpy(), l=t.l.numpy(), hbm=t.hbm_elements) for t in stats.trace]
-    return dict(scores=s, steps=steps, m=stats.m.numpy(), l=stats.l.numpy(), max_abs_diff=diff,
-                block_q=stats.block_q, block_k=stats.block_k, n_q_blocks=stats.n_q_blocks,
-                n_kv_blocks=stats.n_kv_blocks, traffic=stats.traffic.total)
+        return att.tiling_trace(T, d, block_q, block_k, causal, seed)
 
 
 def make_tiling_figure(step: int = 0, T: int = 24, d: int = 4, block_q: int = 4, block_k: int = 6,
@@ -307,10 +290,8 @@ def performer_curve(T: int = 48, d: int = 16, std: float = 0.5, causal: bool = F
 @lru_cache(maxsize=16)
 def _exact_weights(T: int, d: int, std: float, causal: bool, seed: int):
     q, k, v = att.random_qkv(T, d, seed=seed, std=std)
-    s = (q @ k.T) / np.sqrt(d)
-    if causal:
-        s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-    return q, k, v, torch.softmax(s, dim=-1)
+    with _one_thread():
+        return q, k, v, att.attention_weights(q, k, causal=causal)
 
 
 def make_performer_figure(n_features: int = 64, projection: int = 0, std: float = 0.5, causal: bool = False,
@@ -332,9 +313,7 @@ def make_performer_figure(n_features: int = 64, projection: int = 0, std: float 
     q, k, v, exact_w = _exact_weights(int(T), int(d), float(std), bool(causal), int(seed))
     om = att.orthogonal_gaussian(m, int(d), seed=np.random.default_rng([int(seed), 7, int(projection)]))
     with _one_thread():
-        w = att.performer_attention_weights(q, k, om, causal=causal)
-        exact_out, approx_out = exact_w @ v, w @ v
-        err = float(torch.linalg.vector_norm(approx_out - exact_out) / torch.linalg.vector_norm(exact_out))
+        _, w, err = att.performer_comparison(q, k, v, om, causal=causal)
     zmax = float(exact_w.max())
     data = []
     for i, mat in enumerate((exact_w, w)):

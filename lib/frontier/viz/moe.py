@@ -6,11 +6,10 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
 from ..architecture import moe
 from ..architecture.costs import GPUS
-from ..models.train import torch_threads
+from ..env import torch_threads
 from ..architecture.params import LLAMA2_70B, MIXTRAL_8X7B, active_parameters, total_parameters, weight_bytes
 from ..validation import choice, nonnegative_float, positive_float, positive_int
 from ._panels import Panels
@@ -51,14 +50,8 @@ def routing_pass(n_experts: int = 8, k: int = 2, capacity_factor: float = 1.25, 
     aux_weight = nonnegative_float("aux_weight", aux_weight)
     with torch_threads(1):               # tiny tensors: one thread is fastest
         x, labels, w = _scene(n_experts, k, aux_weight, int(seed))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            layer = moe.MoELayer(SCENE["d_model"], SCENE["d_ff"], n_experts, k, capacity_factor=capacity_factor,
-                                 noise_std=noise_std, temperature=temperature, balance_coef=aux_weight,
-                                 seed=int(seed))
-        with torch.no_grad():
-            layer.router.weight.copy_(w)
-            out = layer(x)
+        out = moe.route_with_router(x, w, SCENE["d_ff"], k, capacity_factor=capacity_factor, noise_std=noise_std,
+                                    temperature=temperature, balance_coef=aux_weight, seed=int(seed))
     return out, labels
 
 
@@ -191,11 +184,11 @@ def moe_parameter_explorer(**fixed) -> InteractiveFigure:
 
 
 def make_expert_usage_figure(runs: Mapping[str, object], layer: int = 0) -> go.Figure:
-    """Expert usage over training and the loss curves, for runs of :func:`frontier.models.train.train_lm`.
+    """Expert usage over training and the loss curves, for runs of :func:`frontier.models.training.train_lm`.
 
     ``runs`` maps a label (e.g. "no balancing loss") to a
-    :class:`~frontier.models.train.TrainLog` whose records hold ``"load"``
-    (one ``(E,)`` load per MoE layer, as :func:`frontier.models.train.expert_load_record`
+    :class:`~frontier.models.training.TrainLog` whose records hold ``"load"``
+    (one ``(E,)`` load per MoE layer, as :func:`frontier.models.training.expert_load_record`
     writes).  Top row: the share of assignments each expert received in
     ``layer`` at each recorded step, one heatmap per run.  Bottom: the loss
     and the coefficient of variation of the load against the step.

@@ -17,7 +17,6 @@ control that revisits a setting only redraws.
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -42,10 +41,6 @@ def _axes(i: int) -> dict:
 
 
 # --------------------------------------------------------------------------- discretisation
-def _input(signal: str, t: np.ndarray) -> np.ndarray:
-    return np.ones_like(t) if signal == "step" else np.sin(2.0 * t)
-
-
 def make_discretization_figure(delta: float = 0.5, a: float = -2.0, signal: str = "step",
                                t_end: float = 6.0) -> go.Figure:
     """Step ``h' = a h + u(t)`` (``h(0) = 0``) with each discretisation and compare with the exact path.
@@ -55,34 +50,12 @@ def make_discretization_figure(delta: float = 0.5, a: float = -2.0, signal: str 
     Right: ``|Abar|`` against ``delta``; above 1 the discrete system blows up.
     ``layout.meta`` holds the parameters and each method's largest error.
     """
-    if not delta > 0 or not a < 0:
-        raise ValueError(f"need delta > 0 and a < 0 (a stable system), got delta={delta}, a={a}")
-    if signal not in ("step", "sine"):
-        raise ValueError(f"signal must be 'step' or 'sine', got {signal!r}")
-    steps = max(1, int(round(t_end / delta)))
-    sub = max(1, int(math.ceil(400 / steps)))                  # fine steps per coarse step
-    t_fine = (delta / sub) * np.arange(steps * sub + 1)
-    # exact path: ZOH with a tiny step is exact for a piecewise-constant input and
-    # converges for the sine
-    dt = delta / sub
-    Af, Bf = ssm.discretize(a, 1.0, dt, "zoh")
-    h = np.zeros_like(t_fine)
-    u_fine = _input(signal, t_fine)
-    for k in range(1, len(t_fine)):
-        h[k] = Af * h[k - 1] + Bf * (1.0 if signal == "step" else u_fine[k])
+    sim = ssm.simulate_discretizations(delta, a, signal, t_end)
+    t_fine, h, t_k, errors = sim["t_fine"], sim["h_exact"], sim["t_k"], sim["errors"]
     data = [dict(type="scatter", x=t_fine, y=h, mode="lines", name="exact", line=dict(color="#000000", width=2),
                  **_axes(0))]
-    t_k = delta * np.arange(steps + 1)
-    u_k = _input(signal, t_k)
-    errors = {}
     for method, color in DISCRETIZATION_COLORS.items():
-        Abar, Bbar = ssm.discretize(a, 1.0, delta, method)
-        hk = np.zeros(steps + 1)
-        for k in range(1, steps + 1):
-            hk[k] = Abar * hk[k - 1] + Bbar * u_k[k]
-        exact_k = h[::sub]
-        errors[method] = float(np.max(np.abs(hk - exact_k)))
-        shown = np.clip(hk, -50, 50)
+        shown = np.clip(sim["h"][method], -50, 50)
         data.append(dict(type="scatter", x=t_k, y=shown, mode="markers+lines", name=f"{method}",
                          marker=dict(color=color, size=7), line=dict(color=color, width=1, dash="dot"),
                          **_axes(0)))
