@@ -30,9 +30,12 @@ help:
 	@echo "make clean-notebooks  strip outputs and volatile metadata from every tracked notebook"
 	@echo "make check-notebooks  report notebook hygiene problems"
 	@echo "make bench            re-render benchmark of every interactive figure"
+	@echo "make kernel-report    CUDA kernels: registers, spills, issue ceilings (nvcc, no GPU needed)"
+	@echo "make gpu-check        on a GPU machine: pytest -m gpu + the GPU benchmark (scripts/gpu_check.sh)"
 	@echo "make assignments      regenerate assignments/ from solutions/ (nbgrader)"
-	@echo "make check-assignments  releases up to date, solutions pass, blank releases fail (nbgrader)"
-	@echo "make rehearse [A=..]  grade fake students (solution, blank, tampered, looping, crashing)"
+	@echo "make check-assignments  releases and frozen expected values up to date, solutions pass, blank releases fail"
+	@echo "make rehearse [A=..]  grade fake students (solution, blank, tampered, looping, crashing, and students"
+	@echo "                      who delegate to the library, hard-code numbers or loop where a parallel scan is asked)"
 	@echo "make grade A=.. SUBMISSIONS=..  autograde a folder of submissions, feedback, grades.csv"
 	@echo "make app NB=..        serve one lesson as a web app (Voila)"
 	@echo "make html             executed notebooks -> build/html/ (figures work offline)"
@@ -71,6 +74,18 @@ check-notebooks: setup
 bench: setup
 	$(PY) -m frontier.bench viz
 
+# Issue 19's GPU check (pytest -m gpu + the GPU benchmark) for a machine with an NVIDIA GPU; see the script.
+gpu-check:
+	bash scripts/gpu_check.sh
+
+# The same steps with the GPU path disabled, to check the script anywhere.
+gpu-check-dry-run: setup
+	GPU_CHECK_DRY_RUN=1 bash scripts/gpu_check.sh
+
+# The CUDA kernels' registers, spills, occupancy and issue ceilings (needs nvcc, not a GPU).
+kernel-report: setup
+	$(PY) -m frontier.bench kernels --static
+
 assignments: setup
 	$(VENV_PATH) $(PY) -m frontier.grading release
 
@@ -79,6 +94,7 @@ A           ?=
 SUBMISSIONS ?=
 
 check-assignments: setup
+	$(VENV_PATH) $(PY) -m frontier.grading freeze --check
 	$(VENV_PATH) $(PY) -m frontier.grading release --check
 	$(VENV_PATH) $(PY) -m frontier.grading validate
 
@@ -114,6 +130,7 @@ HTML_SRC          ?= build/executed
 HTML_OUT          ?= build/html
 
 .PHONY: browser-setup app colab-setup colab-check html
+.PHONY: gpu-check gpu-check-dry-run kernel-report
 
 # Playwright (test extra) and Voilà (course extra) come with `make setup`; kept as a name for older instructions.
 browser-setup: setup

@@ -24,9 +24,11 @@ student can write to: set the environment variable ``NBGRADER_EXCHANGE_ROOT``
 system-wide ``/etc/jupyter/nbgrader_config.py``.
 """
 import os
+import stat
 from pathlib import Path
 
 try:
+    from frontier.env import ensure_env_bin_on_path
     from frontier.grading import sanitize as _sanitize
 except ImportError as exc:  # pragma: no cover - only without the course package
     raise ImportError(
@@ -39,6 +41,35 @@ c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 ROOT = Path(__file__).resolve().parent
 GRADING = "grading"
+
+# -- No activation needed ----------------------------------------------------------
+# nbgrader creates the gradebook by running the `alembic` command, found on PATH.
+# Started as `.venv/bin/jupyter lab` or `.venv/bin/nbgrader` without activating the
+# environment, PATH lacks `.venv/bin`: put this interpreter's bin/ first (the server
+# that loads this file, and every kernel it starts, inherit it).
+ensure_env_bin_on_path()
+
+#: Folders nbgrader expects to exist (it fails with "Unwritable directory" on a missing
+#: exchange), made on first use.  Existing folders are never touched.
+GRADING_FOLDERS = ("submitted", "autograded", "feedback")
+#: nbgrader's permissions for an exchange root (rwx for everyone, as `release_assignment` sets them).
+EXCHANGE_MODE = stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO
+
+
+def _make_grading_folders(root: Path, local_exchange: bool) -> None:
+    """Create grading/, its sub-folders and, if it is the one in use, the local exchange, when missing."""
+    try:
+        for name in GRADING_FOLDERS:
+            (root / GRADING / name).mkdir(parents=True, exist_ok=True)
+        exchange = root / GRADING / "exchange"
+        if local_exchange and not exchange.exists():
+            exchange.mkdir(parents=True, exist_ok=True)
+            os.chmod(exchange, EXCHANGE_MODE)  # mkdir's mode is cut by the umask
+    except OSError:  # a read-only checkout: nbgrader reports what it cannot write, with the path
+        pass
+
+
+_make_grading_folders(ROOT, local_exchange="NBGRADER_EXCHANGE_ROOT" not in os.environ)
 
 # -- Where things live ---------------------------------------------------------
 c.CourseDirectory.course_id = "llm-frontiers"

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -147,29 +148,39 @@ def served_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def lab_server(served_root, tmp_path_factory):
-    """JupyterLab on a free port of 127.0.0.1 with a token, fresh settings and workspaces, serving the copies."""
-    tmp = tmp_path_factory.mktemp("lab")
+def launch_lab(root: Path, tmp: Path, env: Dict[str, str], launcher: List[str]) -> "tuple[subprocess.Popen, Server]":
+    """Start JupyterLab (``launcher + ['lab'-options]``) on a free port of 127.0.0.1 with a token, fresh settings and
+    workspaces under ``tmp``, serving ``root`` (also its working directory); wait until it answers."""
     settings = tmp / "settings"
     for plugin, values in LAB_SETTINGS.items():
         target = settings / f"{plugin}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    cmd = [*launcher, "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={served_root}", f"--LabApp.user_settings_dir={settings}",
+           f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
            f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--LabApp.expose_app_in_browser=True"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = tmp / "lab.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=served_root, env=isolated_env(tmp), stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", token, served_root, log)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", token, root, log)
     try:
         wait_for_http(server.url("/api/status"), proc, log)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, server
+
+
+@pytest.fixture(scope="session")
+def lab_server(served_root, tmp_path_factory):
+    """JupyterLab on a free port of 127.0.0.1 with a token, fresh settings and workspaces, serving the copies."""
+    tmp = tmp_path_factory.mktemp("lab")
+    proc, server = launch_lab(served_root, tmp, isolated_env(tmp), [sys.executable, "-m", "jupyterlab"])
+    try:
         yield server
     finally:
         stop(proc)
@@ -585,8 +596,12 @@ def voila_app(served_root, tmp_path):
         args = (f"--no-browser --port={port} --Voila.ip=127.0.0.1 --Voila.port_retries=0 --token={token}")
         log = tmp_path / "voila.log"
         with open(log, "w") as fh:
-            proc = subprocess.Popen(["make", "--no-print-directory", "-C", str(ROOT), "app", f"NB={nb}",
-                                     f"APP_ARGS={args}"], cwd=ROOT, env=isolated_env(tmp_path), stdout=fh,
+            # Without the environment on PATH, as from a shell that never activated it: `make app` must add it.
+            env = {**isolated_env(tmp_path), "PATH": path_without_env_bin(os.environ.get("PATH", os.defpath))}
+            # -o: a test never reinstalls the environment, even when pyproject.toml is newer than its stamp.
+            proc = subprocess.Popen(["make", "--no-print-directory", "-C", str(ROOT), "-o", str(ENV_STAMP), "app",
+                                     f"VENV={ENV_BIN.parent}", f"NB={nb}",
+                                     f"APP_ARGS={args}"], cwd=ROOT, env=env, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(proc)
         server = Server(f"http://127.0.0.1:{port}", token, nb.parent, log)
@@ -596,3 +611,127 @@ def voila_app(served_root, tmp_path):
     yield start
     for proc in procs:
         stop(proc)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The TA's JupyterLab (tests/browser/test_ta_*.py): one server on a fresh copy of the course, started the way a TA
+# who never activated the environment starts it: `.venv/bin/jupyter lab` with a PATH that lacks `.venv/bin`.
+
+#: What a fresh clone holds for grading (tracked files, and new ones not ignored by git); `grading/` is never copied.
+TA_COPY = ("nbgrader_config.py", "solutions", "assignments")
+#: The environment's bin/ (what `source .venv/bin/activate` would put on PATH).
+ENV_BIN = Path(sysconfig.get_path("scripts"))
+#: `make setup`'s stamp for that environment (the Makefile's $(STAMP) when VENV is its absolute path).
+ENV_STAMP = ENV_BIN.parent / ".frontier-installed"
+COURSE_ID = "llm-frontiers"
+
+
+def path_without_env_bin(path: str) -> str:
+    """A PATH value without this Python environment's bin/: what a shell that never activated it has."""
+    env_bin = os.path.realpath(ENV_BIN)
+    return os.pathsep.join(p for p in path.split(os.pathsep) if p and os.path.realpath(p) != env_bin)
+
+
+def copy_course_for_ta(dest: Path) -> Path:
+    """Copy what a fresh clone has of :data:`TA_COPY` to ``dest`` (git's view of the working tree)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *TA_COPY],
+                             cwd=ROOT, capture_output=True, check=True).stdout.decode()
+        rels = [r for r in out.split("\0") if r]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: everything but caches
+        rels = [p.relative_to(ROOT).as_posix() for name in TA_COPY for p in
+                ([ROOT / name] if (ROOT / name).is_file() else (ROOT / name).rglob("*"))
+                if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts]
+    for rel in rels:
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+@dataclass
+class TACourse:
+    """A fresh copy of the course and the environment a TA's commands run in (no `.venv/bin` on PATH)."""
+    root: Path
+    env: Dict[str, str]
+    tmp: Path
+
+    def run(self, command: str, *args: str, timeout: float = 300) -> str:
+        """Run one of the environment's commands (``nbgrader``, ``python``) by its full path in the course root,
+        as `.venv/bin/nbgrader ...` without activation; return its output, fail the test if it fails."""
+        res = subprocess.run([str(ENV_BIN / command), *args], cwd=self.root, env=self.env, capture_output=True,
+                             text=True, timeout=timeout)
+        if res.returncode:
+            raise AssertionError(f"{command} {' '.join(args)} exited with {res.returncode}:\n"
+                                 f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+        return res.stdout + res.stderr
+
+    def run_together(self, *commands: List[str], timeout: float = 300) -> None:
+        """Run independent commands of the environment at once (e.g. several students submitting)."""
+        procs = [subprocess.Popen([str(ENV_BIN / c[0]), *c[1:]], cwd=self.root, env=self.env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for c in commands]
+        failed = []
+        for command, proc in zip(commands, procs):
+            out, _ = proc.communicate(timeout=timeout)
+            if proc.returncode:
+                failed.append(f"{' '.join(command)} exited with {proc.returncode}:\n{out[-3000:]}")
+        assert not failed, "\n".join(failed)
+
+    @property
+    def exchange(self) -> Path:
+        return self.root / "grading" / "exchange" / COURSE_ID
+
+    def gradebook(self):
+        """nbgrader's Gradebook API on the copy's database (use it as a context manager)."""
+        from nbgrader.api import Gradebook
+
+        return Gradebook(f"sqlite:///{self.root / 'grading' / 'gradebook.db'}", course_id=COURSE_ID)
+
+    def assignments(self) -> List[str]:
+        return sorted(p.name for p in (self.root / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+@pytest.fixture(scope="session")
+def ta_course(tmp_path_factory) -> TACourse:
+    tmp = tmp_path_factory.mktemp("ta")
+    root = copy_course_for_ta(tmp / "course")
+    assert not (root / "grading").exists()
+    env = isolated_env(tmp)
+    env["PATH"] = path_without_env_bin(env.get("PATH", os.defpath))
+    env.pop("VIRTUAL_ENV", None)
+    return TACourse(root, env, tmp)
+
+
+@pytest.fixture(scope="session")
+def ta_lab(ta_course):
+    """`.venv/bin/jupyter lab` in the copy's root, with a PATH lacking `.venv/bin` (nbgrader_config.py must fix it)."""
+    assert str(ENV_BIN) not in ta_course.env["PATH"].split(os.pathsep)
+    (ta_course.tmp / "lab").mkdir(exist_ok=True)
+    proc, server = launch_lab(ta_course.root, ta_course.tmp / "lab", ta_course.env, [str(ENV_BIN / "jupyter"), "lab"])
+    try:
+        yield server
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def open_lab(ta_lab):
+    """``open_lab(page, "name")``: JupyterLab in a fresh workspace, logged in (cookie set for the formgrader too)."""
+
+    def go(page, workspace: str):
+        page.goto(ta_lab.url(f"/lab/workspaces/ta-{workspace}?reset"))
+        page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.shell)", timeout=90_000)
+        page.wait_for_selector(".lm-MenuBar-item", timeout=60_000)
+        return page
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def released(ta_course):
+    """The first assignment generated and released to the copy's local exchange with nbgrader's own commands."""
+    name = ta_course.assignments()[0]
+    ta_course.run("nbgrader", "generate_assignment", name, "--force")
+    ta_course.run("nbgrader", "release_assignment", name, "--force")
+    assert (ta_course.exchange / "outbound" / name).is_dir()
+    return name
