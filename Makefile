@@ -19,12 +19,13 @@ ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # `source .venv/bin/activate`.
 VENV_PATH     := PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: help setup lab test test-fast notebooks clean-notebooks check-notebooks bench assignments \
+.PHONY: help setup lab test test-browser-rest test-fast notebooks clean-notebooks check-notebooks bench assignments \
         check-assignments rehearse grade clean
 
 help:
 	@echo "make lab              set up .venv and start JupyterLab on the course (LAB_ARGS='--no-browser --port 8899')"
 	@echo "make test             set up .venv and run every test"
+	@echo "make test-browser-rest  open the lessons make test does not open in the browser (CI runs it)"
 	@echo "make test-fast        library tests only (no notebooks, no grading, no servers)"
 	@echo "make notebooks        execute every notebook in SMOKE mode into build/executed/"
 	@echo "make clean-notebooks  strip outputs and volatile metadata from every tracked notebook"
@@ -58,6 +59,12 @@ lab: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The lessons that `make test` does not open in the browser (it opens the first of each section); .ci/run runs this.
+test-browser-rest: setup
+	@# pytest's exit status 5 (nothing collected: every section has one lesson) is not a failure.
+	FRONTIER_BROWSER_LESSONS=rest FRONTIER_TEST_BUDGET=report $(PY) -m pytest -m browser \
+		tests/browser/test_lessons_in_jupyterlab.py $(PYTEST_ARGS); rc=$$?; [ $$rc = 5 ] && rc=0; exit $$rc
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
@@ -145,9 +152,9 @@ $(COLAB_STAMP): pyproject.toml $(COLAB_CONSTRAINTS)
 	@test -x $(COLAB_PY) || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_PY) -m pip install -q --upgrade pip
 	$(COLAB_PY) -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
-	# The course package on top of Colab's stack, as the lessons' Colab setup cell installs it; papermill runs the
+	# The course package with every section extra on top of Colab's stack, as the lessons' Colab setup cells install it; papermill runs the
 	# lessons and pytest runs tests/viz/ (neither is on Colab).
-	$(COLAB_PY) -m pip install -q -c $(COLAB_CONSTRAINTS) -e . ipywidgets ipykernel ipython notebook nbconvert \
+	$(COLAB_PY) -m pip install -q -c $(COLAB_CONSTRAINTS) -e ".[all]" ipywidgets ipykernel ipython notebook nbconvert \
 		papermill pytest pytest-timeout hypothesis
 	@touch $@
 

@@ -111,3 +111,63 @@ def test_format_table():
     lines = text.splitlines()
     assert lines[0].split() == ["n", "ms"]
     assert lines[2].split() == ["8", "1.2"] and lines[3].split() == ["16", "-"]
+
+
+class FakeGPU:
+    """A GPU queue on a fake clock: a launch costs the host ``overhead`` seconds of Python work, then
+    queues a kernel of ``kernel`` seconds that starts when both the launch is done and the GPU is free.
+    An event completes when the work queued before it is done."""
+
+    def __init__(self, overhead: float, kernel: float):
+        self.overhead, self.kernel = overhead, kernel
+        self.host = 0.0          # host clock (s)
+        self.free = 0.0          # when the GPU finishes its queue (s)
+        self.launches = 0
+
+    def launch(self):
+        self.host += self.overhead
+        self.free = max(self.host, self.free) + self.kernel
+        self.launches += 1
+
+    def event_pair(self, clock):
+        times = {}
+
+        def record(key):
+            return lambda: times.__setitem__(key, max(self.host, self.free))
+
+        def elapsed():
+            self.host = max(self.host, times["stop"])          # the host waits for the stop event
+            return times["stop"] - times["start"]
+        return record("start"), record("stop"), elapsed
+
+
+@pytest.mark.parametrize("clock", ["cupy", "torch"])
+def test_event_timing_excludes_launch_overhead_on_a_fake_clock(monkeypatch, clock):
+    gpu = FakeGPU(overhead=30e-6, kernel=100e-6)
+    monkeypatch.setattr(timing, "_event_pair", gpu.event_pair)
+    t = timing.time_callable(gpu.launch, warmup=1, repeat=3, clock=clock, number=8)
+    assert t.number == 8 and t.clock == clock
+    assert gpu.launches == 1 + 3 * (1 + 8)                    # warm-up, then a leading call + 8 per sample
+    assert t.median == pytest.approx(100e-6, rel=1e-9)       # the kernel's time alone
+    # the old way (start recorded on an idle GPU, one launch, stop) counts the launch's Python work too
+    idle = FakeGPU(overhead=30e-6, kernel=100e-6)
+    start, stop, elapsed = idle.event_pair(clock)
+    start()
+    idle.launch()
+    stop()
+    assert elapsed() == pytest.approx(130e-6, rel=1e-9)
+
+
+def test_event_timing_of_kernels_shorter_than_their_launch_gives_the_launch_rate(monkeypatch):
+    gpu = FakeGPU(overhead=30e-6, kernel=5e-6)
+    monkeypatch.setattr(timing, "_event_pair", gpu.event_pair)
+    t = timing.time_callable(gpu.launch, warmup=0, repeat=2, clock="cupy", number=10)
+    assert t.median == pytest.approx(30e-6, rel=1e-9)        # the GPU waits for Python: launch-bound
+
+
+def test_wall_clock_divides_by_number():
+    calls = []
+    t = timing.time_callable(lambda: calls.append(1), warmup=0, repeat=2, number=5)
+    assert len(calls) == 10 and t.number == 5
+    with pytest.raises(ValueError, match="number"):
+        timing.time_callable(lambda: None, number=0)

@@ -4,11 +4,14 @@ Benchmarks and lessons time real code with these helpers; tests never assert
 on a time, only on correctness.
 
 * :func:`time_callable` times one callable.  On a GPU, pass ``clock="cupy"``
-  or ``clock="torch"``: the time is then measured between two CUDA events
-  recorded on the current stream (the kernels' own duration, without Python's
-  launch overhead), after which the host waits for the end event.  Or pass a
-  ``sync`` callable (for example ``torch.cuda.synchronize``) with the default
-  wall clock.
+  or ``clock="torch"``: ``number`` calls (default 10) are queued between one
+  pair of CUDA events recorded on the current stream, behind one untimed call
+  that keeps the GPU busy while the start event is recorded, and the time
+  between the events is divided by ``number``.  While the kernels take longer
+  than the Python work that launches them, the GPU never waits for Python and
+  launch overhead is excluded; when they are shorter, the result is the launch
+  rate, which is then the true cost of a call.  Or pass a ``sync`` callable
+  (for example ``torch.cuda.synchronize``) with the default wall clock.
 * :func:`sweep` times a family of callables over sizes and returns a tidy
   table (a list of dicts), optionally with achieved bandwidth and FLOP rate.
 * :func:`fit_loglog_slope` / :func:`fit_power_law` fit ``y ~ c * x**p``;
@@ -46,6 +49,7 @@ class Timing:
     maximum: float
     repeats: int
     clock: str = "wall"
+    number: int = 1
 
 
 def _event_pair(clock: str):
@@ -72,12 +76,14 @@ def _event_pair(clock: str):
 
 
 def time_callable(fn: Callable[[], object], *, warmup: int = 1, repeat: int = 5,
-                  sync: Optional[Callable[[], None]] = None, clock: str = "wall") -> Timing:
-    """Time ``fn()`` ``repeat`` times after ``warmup`` untimed calls.
+                  sync: Optional[Callable[[], None]] = None, clock: str = "wall",
+                  number: Optional[int] = None) -> Timing:
+    """Time ``fn()``: ``repeat`` samples after ``warmup`` untimed calls; each sample
+    is the time of ``number`` back-to-back calls divided by ``number`` (seconds per call).
 
     ``clock="wall"``: ``time.perf_counter``; ``sync`` (if given) is called
     before starting and before stopping each clock, so that asynchronous GPU
-    work is finished inside the measured interval.
+    work is finished inside the measured interval.  ``number`` defaults to 1.
 
     ``clock="thread"``: ``time.thread_time``, the CPU time of the calling
     thread.  For single-threaded CPU code it equals the wall time on an idle
@@ -85,37 +91,46 @@ def time_callable(fn: Callable[[], object], *, warmup: int = 1, repeat: int = 5,
     it stays honest on a busy machine; it does not count work done by other
     threads.
 
-    ``clock="cupy"`` or ``"torch"``: CUDA events recorded on the current stream
-    of that library bracket each call, and the host waits for the end event;
-    the time is the GPU's (in seconds, milliseconds resolution ~0.5 us).
+    ``clock="cupy"`` or ``"torch"``: per sample, one untimed call is queued
+    (so the GPU is busy), the start event is recorded, ``number`` calls
+    (default 10) are queued, the stop event is recorded, and the host waits for
+    it.  The time between the events divided by ``number`` is the GPU's time per
+    call; the Python work of each launch (validation, lookup, allocation,
+    argument packing) overlaps the previous kernels and is not counted, as long
+    as a call's kernels outlast its launch.  Event resolution is about 0.5 us.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     warmup = nonnegative_int("warmup", warmup)
     repeat = positive_int("repeat", repeat)
     choice("clock", clock, CLOCKS)
+    events = clock in ("cupy", "torch")
+    number = positive_int("number", (10 if events else 1) if number is None else number)
     sync = sync or (lambda: None)
     for _ in range(warmup):
         fn()
     sync()
     samples = []
-    if clock in ("wall", "thread"):
+    if not events:
         now = time.perf_counter if clock == "wall" else time.thread_time
         for _ in range(repeat):
             sync()
             t0 = now()
-            fn()
+            for _ in range(number):
+                fn()
             sync()
-            samples.append(now() - t0)
+            samples.append((now() - t0) / number)
     else:
         for _ in range(repeat):
             start, stop, elapsed = _event_pair(clock)
+            fn()                      # keeps the GPU busy while the start event is recorded
             start()
-            fn()
+            for _ in range(number):
+                fn()
             stop()
-            samples.append(elapsed())
+            samples.append(elapsed() / number)
     arr = np.asarray(samples)
-    return Timing(float(np.median(arr)), float(arr.min()), float(arr.max()), repeat, clock)
+    return Timing(float(np.median(arr)), float(arr.min()), float(arr.max()), repeat, clock, number)
 
 
 def sweep(make_fn: Callable[[int], Callable[[], object]], sizes: Iterable[int], *,

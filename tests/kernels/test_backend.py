@@ -84,8 +84,39 @@ def test_kernel_wrappers_import_without_cupy():
     from frontier.kernels import attention, selective_scan  # noqa: F401
 
     cfg = selective_scan.launch_config(batch=2, d_inner=100, d_state=16, groups=2)
-    assert cfg["grid"] == (2, 2, 2) and cfg["block"] == (128,)
-    assert cfg["defines"]["SPLIT"] == 4
+    assert cfg["grid"] == (2 * 2 * 1,) and cfg["block"] == (64,)      # one-dimensional grid
+    assert cfg["defines"]["SPLIT"] == 1                                 # one lane per channel for n <= 16
     assert selective_scan.launch_config(1, 8, 3, 1)["defines"]["SPLIT"] == 1
+    assert selective_scan.launch_config(1, 64, 64, 1)["defines"]["SPLIT"] == 4
     with pytest.raises(ValueError, match="d_state <= 64"):
         selective_scan.launch_config(1, 8, 65, 1)
+
+
+def test_launch_grid_is_one_dimensional_beyond_the_y_limit():
+    from frontier.kernels.selective_scan import launch_config
+
+    cfg = launch_config(batch=70_000, d_inner=64, d_state=16, groups=1, seq_len=8)
+    assert len(cfg["grid"]) == 1 and cfg["grid"][0] == 70_000      # a (.., .., batch) grid would fail at 65,536
+    with pytest.raises(ValueError, match="groups"):
+        launch_config(1, 10, 16, 3)
+
+
+def test_tiled_attention_gives_head_128_its_own_tile():
+    from frontier.kernels.attention import tiled_config
+
+    assert tiled_config(64) == {"HEAD_DIM": 64, "BLOCK_M": 128, "BLOCK_N": 16, "ROW_SPLIT": 1}
+    assert tiled_config(128)["ROW_SPLIT"] == 2 and tiled_config(128)["BLOCK_M"] == 64
+    for bad in (0, 6, 100, 132):
+        with pytest.raises(ValueError, match="head size"):
+            tiled_config(bad)
+
+
+def test_cupy_status_is_detected_once_per_session(monkeypatch):
+    from frontier.architecture import ssm
+
+    env.cupy_status.cache_clear()
+    kw = ssm.random_scan_inputs(1, 2, 3, 2, seed=0)
+    for _ in range(3):
+        ssm.selective_scan(**kw)
+    info = env.cupy_status.cache_info()
+    assert info.misses == 1 and info.hits >= 2

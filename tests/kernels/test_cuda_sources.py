@@ -18,9 +18,14 @@ pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
 
 # (file, kernels it must define, -D macros): the configurations the wrappers use
 CONFIGS = [
-    ("selective_scan.cu", ["selective_scan_fwd"], {"DSTATE": 16, "SPLIT": 4, "CH_PER_BLOCK": 32, "TCHUNK": 16}),
+    ("selective_scan.cu", ["selective_scan_fwd", "selective_scan_carry"],
+     {"DSTATE": 16, "SPLIT": 1, "CH_PER_BLOCK": 64, "TCHUNK": 32}),
+    ("selective_scan.cu", ["selective_scan_fwd"], {"DSTATE": 16, "SOFTPLUS": 0, "HAS_Z": 0, "VEC4": 0}),
+    ("selective_scan.cu", ["selective_scan_fwd"], {"DSTATE": 16, "MODE": 1}),
+    ("selective_scan.cu", ["selective_scan_fwd"], {"DSTATE": 64, "SPLIT": 4, "CH_PER_BLOCK": 16}),
     ("selective_scan.cu", ["selective_scan_fwd"], {"DSTATE": 1, "SPLIT": 1}),
     ("attention.cu", ["softmax_rows", "flash_attention_fwd"], {"HEAD_DIM": 64, "BLOCK_N": 16}),
+    ("attention.cu", ["flash_attention_fwd"], {"HEAD_DIM": 128, "BLOCK_M": 64, "ROW_SPLIT": 2}),
 ]
 
 
@@ -45,8 +50,8 @@ def test_compiles_to_ptx(tmp_path, arch, filename, kernels, defines):
 
 
 def test_invalid_configuration_is_rejected_at_compile_time(tmp_path):
-    res, _ = _compile(tmp_path, "selective_scan.cu", {"DSTATE": 6, "SPLIT": 4}, "sm_90")
-    assert res.returncode != 0 and "multiple of SPLIT" in res.stderr
+    res, _ = _compile(tmp_path, "selective_scan.cu", {"DSTATE": 6, "TCHUNK": 30}, "sm_90")
+    assert res.returncode != 0 and "TCHUNK must be a multiple of 4" in res.stderr
 
 
 @pytest.mark.parametrize("filename", ["selective_scan.cu", "attention.cu"])

@@ -12,7 +12,7 @@ def main(argv=None) -> int:
     if not argv or argv[0] in ("-h", "--help", "--list"):
         print("usage: python -m frontier.bench NAME [options]\n\nbenchmarks:")
         for name, mod in BENCHMARKS.items():
-            print(f"  {name:6s} {mod}")
+            print(f"  {name:10s} {mod}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in BENCHMARKS:

@@ -10,7 +10,8 @@ Two paths, chosen with ``method``:
   online softmax (the FlashAttention forward algorithm): keys and values
   stream through shared memory in tiles, each thread keeps one query's running
   max, normaliser and output in registers, and no ``(T, T)`` matrix exists.
-  Plain CUDA cores; head size at most 128.
+  Plain CUDA cores; head size at most 128 (a multiple of 4; of 8 above 64, where two
+  lanes share a query row so that nothing spills, see :func:`tiled_config`).
 
 Shapes: ``q`` ``(..., Tq, d)``, ``k`` and ``v`` ``(..., Tk, d)``; returns
 ``(..., Tq, d)``.  Accepts CuPy arrays or CUDA torch tensors (shared without a
@@ -26,12 +27,25 @@ import numpy as np
 from ..validation import choice
 from .cuda import get_kernel
 
-__all__ = ["attention_cupy"]
+__all__ = ["attention_cupy", "tiled_config"]
 
 BLOCK_M = 128          # query rows per block in the tiled kernel (one thread each)
 BLOCK_N = 16           # keys per shared-memory tile (32 compiles 4x slower for little gain)
 SOFTMAX_THREADS = 256  # threads per row in the softmax kernel
 MAX_TILED_HEAD = 128
+MAX_GRID_X = 2 ** 31 - 1
+
+
+def tiled_config(head_dim: int) -> dict:
+    """The ``-D`` macros of the tiled kernel for a head size: up to 64, one thread per query row
+    (``BLOCK_M = 128`` rows per block); above 64, two lanes per row (``ROW_SPLIT = 2``) and
+    ``BLOCK_M = 64``, so that a thread's query and accumulator fit in registers without spills."""
+    if head_dim < 1 or head_dim % 4 or head_dim > MAX_TILED_HEAD or (head_dim > 64 and head_dim % 8):
+        raise ValueError(f"the tiled kernel needs a head size that is a multiple of 4 (of 8 above 64) and at "
+                         f"most {MAX_TILED_HEAD}, got {head_dim}")
+    if head_dim > 64:
+        return {"HEAD_DIM": head_dim, "BLOCK_M": 64, "BLOCK_N": BLOCK_N, "ROW_SPLIT": 2}
+    return {"HEAD_DIM": head_dim, "BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "ROW_SPLIT": 1}
 
 
 def _to_cupy(name, x):
@@ -47,7 +61,12 @@ def _to_cupy(name, x):
         raise TypeError(f"{name} must hold floating-point numbers, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (..., T, d), got {x.shape}")
-    return cupy.ascontiguousarray(x, dtype=cupy.float32)
+    if 0 in x.shape:
+        raise ValueError(f"{name} must have no zero-size dimension, got shape {x.shape}")
+    x = cupy.ascontiguousarray(x, dtype=cupy.float32)
+    if x.data.ptr % 16:
+        x = x.copy()        # a contiguous view at an odd offset: the float4 loads need 16-byte alignment
+    return x
 
 
 def attention_cupy(q, k, v, causal: bool = False, scale: Optional[float] = None,
@@ -55,7 +74,8 @@ def attention_cupy(q, k, v, causal: bool = False, scale: Optional[float] = None,
     """softmax(q k^T * scale) v on the GPU; see the module docstring for the two ``method`` s.
 
     ``scale`` defaults to ``1/sqrt(d)`` and must be positive.  ``causal``
-    needs ``Tq == Tk``.  Raises ``TypeError``/``ValueError`` on bad inputs.
+    needs ``Tq == Tk``.  Raises ``TypeError``/``ValueError`` on bad inputs,
+    including zero-size dimensions (``Tk = 0`` has no softmax).
     """
     import cupy
 
@@ -76,18 +96,21 @@ def attention_cupy(q, k, v, causal: bool = False, scale: Optional[float] = None,
     bh = int(np.prod(lead)) if lead else 1
     q3, k3, v3 = qc.reshape(bh, Tq, d), kc.reshape(bh, Tk, d), vc.reshape(bh, Tk, d)
     if method == "cublas":
+        if bh * Tq > MAX_GRID_X:
+            raise ValueError(f"{bh * Tq} score rows exceed the grid limit {MAX_GRID_X}")
         S = cupy.matmul(q3, k3.transpose(0, 2, 1))                       # (bh, Tq, Tk)
         kern = get_kernel("attention.cu", "softmax_rows", SOFTMAX_THREADS=SOFTMAX_THREADS)
         kern((bh * Tq,), (SOFTMAX_THREADS,),
              (S, np.int32(Tq), np.int32(Tk), np.float32(scale), np.int32(bool(causal))))
         out = cupy.matmul(S, v3)
     else:
-        if d % 4 != 0 or d > MAX_TILED_HEAD:
-            raise ValueError(f"the tiled kernel needs a head size that is a multiple of 4 and at most "
-                             f"{MAX_TILED_HEAD}, got {d}")
-        kern = get_kernel("attention.cu", "flash_attention_fwd", HEAD_DIM=d, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N)
+        cfg = tiled_config(d)
+        ntiles = -(-Tq // cfg["BLOCK_M"])
+        if bh * ntiles > MAX_GRID_X:
+            raise ValueError(f"{bh} heads x {ntiles} query tiles exceed the grid limit {MAX_GRID_X}")
+        kern = get_kernel("attention.cu", "flash_attention_fwd", **cfg)
         out = cupy.empty((bh, Tq, d), dtype=cupy.float32)
-        kern((-(-Tq // BLOCK_M), bh), (BLOCK_M,),
+        kern((bh * ntiles,), (cfg["BLOCK_M"] * cfg["ROW_SPLIT"],),
              (q3, k3, v3, out, np.int32(Tq), np.int32(Tk), np.float32(scale), np.int32(bool(causal))))
     out = out.reshape(*lead, Tq, d)
     if kind_torch:

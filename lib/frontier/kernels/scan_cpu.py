@@ -18,6 +18,10 @@ arithmetic with no sequential dependency: the floor the benchmark compares to.
 recurrence with its hand-written backward pass (a second scan, backwards in
 time), which :func:`frontier.architecture.ssm.selective_scan_autograd` wraps
 for training tiny models on the CPU.
+
+:func:`selective_scan_chunked` is the GPU kernel's chunked two-pass algorithm
+(``selective_scan.cu``, sequence parallelism) re-done in NumPy with the same
+segment maths, so the algorithm is tested on machines without a GPU.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["selective_scan_numba", "fast_exp", "elementwise_rate", "scan_train_forward", "scan_train_backward"]
+__all__ = ["selective_scan_numba", "fast_exp", "elementwise_rate", "scan_train_forward", "scan_train_backward",
+           "selective_scan_chunked"]
 
 
 @intrinsic
@@ -217,7 +222,7 @@ def elementwise_rate(d_state: int = 16, elements: int = 1 << 21, repeat: int = 5
 # --------------------------------------------------------------------------- training: forward + backward
 # Elementwise pieces (softplus of delta, the silu gate and their derivatives) are computed
 # with NumPy before and after the kernels; the kernels only run the recurrence.  One thread,
-# like the tiny models' training (see frontier.models.train.torch_threads), so contributions
+# like the tiny models' training (see frontier.models.training.torch_threads), so contributions
 # shared across channels (dA, dB, dC, dD) are accumulated in place without races.
 
 @njit(fastmath=True, cache=True)
@@ -352,3 +357,77 @@ def scan_train_backward(dout, saved):
     ddelta = ddt if dt_slope is None else ddt * dt_slope
     return (du, ddelta, dA, np.ascontiguousarray(dBt.transpose(0, 1, 3, 2)),
             np.ascontiguousarray(dCt.transpose(0, 1, 3, 2)), dD, dz, ddelta.sum(axis=(0, 2)))
+
+
+# --------------------------------------------------------------------------- the chunked two-pass scan
+def _segment_scan(dt, du, A, Bt, Ct=None, h0=None):
+    """Scan every segment at once. ``dt``, ``du``: ``(b, d, s, L)``; ``Bt``, ``Ct``: ``(b, d, s, L, n)``;
+    ``h0``: ``(b, d, s, n)`` or ``None`` (zeros).  Returns ``(y, h_end)``; ``y`` is ``None`` without ``Ct``."""
+    b, d, nseg, L = dt.shape
+    n = A.shape[1]
+    h = np.zeros((b, d, nseg, n), np.float32) if h0 is None else h0.astype(np.float32, copy=True)
+    y = None if Ct is None else np.empty((b, d, nseg, L), np.float32)
+    a = A[None, :, None, :]                                           # (1, d, 1, n)
+    for t in range(L):
+        h = np.exp(dt[..., t, None] * a) * h + du[..., t, None] * Bt[..., t, :]
+        if y is not None:
+            y[..., t] = np.einsum("bdsn,bdsn->bds", h, Ct[..., t, :])
+    return y, h
+
+
+def selective_scan_chunked(u: np.ndarray, delta: np.ndarray, A: np.ndarray, B: np.ndarray, C: np.ndarray,
+                           D: Optional[np.ndarray] = None, z: Optional[np.ndarray] = None,
+                           delta_bias: Optional[np.ndarray] = None, delta_softplus: bool = False,
+                           seg_len: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+    """The selective scan by the chunked two-pass algorithm of the CUDA kernel, in float32 NumPy.
+
+    Shapes as :func:`selective_scan_numba` (``B``, ``C``: ``(b, g, n, l)``).
+    Time is cut into ``nseg = ceil(l / seg_len)`` segments; the last is padded
+    with ``dt = 0`` steps, which leave the state unchanged.
+
+    1. every segment ``s`` is scanned from ``h = 0``: its end state ``hend[s]``
+       and its summed step ``S[s] = sum(dt)`` (the segment's cumulative decay of
+       state ``k`` is ``exp(A[:, k] * S[s])``);
+    2. the carry: ``h0[0] = 0``, ``h0[s] = exp(A * S[s-1]) * h0[s-1] + hend[s-1]``;
+    3. every segment is scanned again from ``h0[s]`` and writes its outputs.
+
+    Returns ``(out, last_state)``: ``(b, d, l)`` and ``(b, d, n)``.  Equal to
+    the recurrence up to float32 rounding, for any ``seg_len >= 1``.
+    """
+    from ..validation import positive_int
+
+    seg_len = positive_int("seg_len", seg_len)
+    b, d, l = u.shape
+    n = A.shape[1]
+    g = B.shape[1]
+    raw = delta if delta_bias is None else delta + delta_bias[:, None]
+    dt, _ = _softplus_and_slope(np.asarray(raw, np.float32), delta_softplus)
+    nseg = -(-l // seg_len)
+    pad = nseg * seg_len - l
+
+    def cut(x):                                                       # (b, d, l) -> (b, d, s, L)
+        return np.pad(x, ((0, 0), (0, 0), (0, pad))).reshape(b, d, nseg, seg_len).astype(np.float32)
+
+    def cut_bc(M):                                                    # (b, g, n, l) -> (b, d, s, L, n)
+        Md = np.repeat(M, d // g, axis=1)                             # (b, d, n, l)
+        Md = np.pad(Md, ((0, 0), (0, 0), (0, 0), (0, pad)))
+        return Md.reshape(b, d, n, nseg, seg_len).transpose(0, 1, 3, 4, 2).astype(np.float32)
+
+    dts = cut(dt)
+    dus = cut(dt * u)
+    Bt, Ct = cut_bc(B), cut_bc(C)
+    A32 = np.asarray(A, np.float32)
+    _, hend = _segment_scan(dts, dus, A32, Bt)                       # pass 1
+    S = dts.sum(axis=-1)                                              # (b, d, s)
+    h0 = np.zeros_like(hend)
+    carry = np.zeros((b, d, n), np.float32)
+    for s in range(nseg):                                             # the carry
+        h0[:, :, s] = carry
+        carry = np.exp(A32[None] * S[:, :, s, None]) * carry + hend[:, :, s]
+    y, _ = _segment_scan(dts, dus, A32, Bt, Ct, h0)                   # pass 2
+    y = y.reshape(b, d, nseg * seg_len)[..., :l]
+    if D is not None:
+        y = y + D[:, None] * u
+    if z is not None:
+        y = y * (z / (1.0 + np.exp(-z)))
+    return y.astype(np.float32), carry
