@@ -1,12 +1,99 @@
-"""Shared pytest configuration: skip GPU and browser tests where they cannot run."""
+"""Shared pytest configuration: skip GPU and browser tests where they cannot run, and keep the suite in budget.
+
+The suite's budget (issue 9): ``make test`` must finish in 15 minutes from a fresh clone on 2 cores. Every test
+item belongs to one *area* (:func:`area_of`); at the end of every run a table gives each area's time against its
+allowance (:data:`BUDGET`), and the run fails when an area takes more than :data:`OVERRUN` times its allowance.
+Set ``FRONTIER_TEST_BUDGET=report`` to print the table without failing (a slow laptop, a profiler).
+"""
 from __future__ import annotations
 
+import fnmatch
+import os
 import shutil
 import time
+from collections import defaultdict
 
 import pytest
 
 _SESSION_START = time.time()
+
+# -- the budget -----------------------------------------------------------------------------------------------
+#: Seconds each area may take in a full `make test` on a 2-core CI machine (summed test time: setup, call and
+#: teardown of every item, so session fixtures such as a course copy or an executed-notebook batch count once,
+#: in the area of the first test that needs them). The allowances add up to 840 s, leaving 60 s of the 15
+#: minutes for collection and start-up. A new section's tests go into these areas: raise an allowance only by
+#: taking the same time from another one, and first make the tests share servers, course copies and trained models.
+BUDGET = {
+    "library": 90,       # fast unit and property tests of frontier (tests/architecture, models, exercises, ...)
+    "notebooks": 360,    # executing every lesson and solution in SMOKE mode (2 jobs), hygiene, make html
+    "grading": 150,      # nbgrader round trips: rehearsal batches, release regeneration, exchange, CLI
+    "browser": 120,      # JupyterLab, Voila and Chromium (servers started once per session)
+    "claims": 120,       # slow-marked experiment claims of the lessons (seeded, seconds each)
+}
+#: An area fails the run when it takes more than this multiple of its allowance.
+OVERRUN = 1.5
+
+#: How an item finds its area: the first rule whose marker the item has, or whose glob matches its path.
+AREA_RULES = (
+    ("browser", {"marker": "browser"}),
+    ("browser", {"paths": ("tests/browser/*", "tests/test_lab.py")}),
+    ("notebooks", {"paths": ("tests/notebooks/*", "tests/test_html.py")}),
+    ("grading", {"paths": ("tests/grading/*",)}),
+    ("claims", {"marker": "slow"}),
+    ("library", {}),
+)
+
+
+def area_of(nodeid: str, keywords) -> str:
+    """The budget area of a test item from its node id (``tests/x/test_y.py::test_z``) and keywords (markers)."""
+    path = nodeid.split("::", 1)[0].replace(os.sep, "/")
+    for area, rule in AREA_RULES:
+        if "marker" in rule and rule["marker"] in keywords:
+            return area
+        if "paths" in rule and any(fnmatch.fnmatch(path, g) for g in rule["paths"]):
+            return area
+        if not rule:
+            return area
+    return "library"
+
+
+_AREA_SECONDS: dict = defaultdict(float)
+_AREA_ITEMS: dict = defaultdict(set)
+
+
+def pytest_runtest_logreport(report):
+    """Add each phase's duration to its area (works under pytest-xdist too: reports carry node id and keywords)."""
+    area = area_of(report.nodeid, report.keywords)
+    _AREA_SECONDS[area] += getattr(report, "duration", 0.0) or 0.0
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        _AREA_ITEMS[area].add(report.nodeid)
+
+
+def budget_overruns(seconds=None) -> list:
+    """``[(area, seconds, allowance), ...]`` for every area over :data:`OVERRUN` times its allowance."""
+    seconds = _AREA_SECONDS if seconds is None else seconds
+    return [(a, s, BUDGET[a]) for a, s in seconds.items() if a in BUDGET and s > OVERRUN * BUDGET[a]]
+
+
+def format_budget_table(seconds=None, items=None) -> str:
+    seconds = _AREA_SECONDS if seconds is None else seconds
+    items = _AREA_ITEMS if items is None else items
+    lines = [f"{'area':<11}{'tests':>7}{'seconds':>10}{'allowance':>11}{'used':>7}  status"]
+    for area, allowance in BUDGET.items():
+        s = seconds.get(area, 0.0)
+        status = "OVER BUDGET" if s > OVERRUN * allowance else ("over allowance" if s > allowance else "ok")
+        lines.append(f"{area:<11}{len(items.get(area, ())):>7}{s:>10.1f}{allowance:>11}{s / allowance:>7.0%}  {status}")
+    total = sum(seconds.values())
+    lines.append(f"{'total':<11}{sum(len(v) for v in items.values()):>7}{total:>10.1f}{sum(BUDGET.values()):>11}"
+                 f"{total / sum(BUDGET.values()):>7.0%}")
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("FRONTIER_TEST_BUDGET", "").lower() == "report" or hasattr(session.config, "workerinput"):
+        return
+    if budget_overruns() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _gpu_reason():
@@ -44,13 +131,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the notebook wall-time table when the execution test ran."""
+    """Print the notebook wall-time table when the execution test ran, then the per-area budget table."""
     from pathlib import Path
 
     table = Path(__file__).resolve().parents[1] / "build" / "notebook-times.txt"
     if table.exists() and table.stat().st_mtime >= _SESSION_START:
         terminalreporter.write_sep("=", "notebook wall times (SMOKE mode, 2 jobs)")
         terminalreporter.write_line(table.read_text())
+    if hasattr(terminalreporter.config, "workerinput") or not _AREA_SECONDS:
+        return
+    terminalreporter.write_sep("=", f"test time per area (budget: tests/conftest.py BUDGET; fail above {OVERRUN:g}x)")
+    terminalreporter.write_line(format_budget_table())
+    for area, seconds, allowance in budget_overruns():
+        terminalreporter.write_line(
+            f"BUDGET EXCEEDED: area '{area}' took {seconds:.0f} s, more than {OVERRUN:g} x its allowance of "
+            f"{allowance} s ({OVERRUN * allowance:.0f} s). Make its tests share fixtures or move the slowest to "
+            f".ci/run; see BUDGET in tests/conftest.py. (FRONTIER_TEST_BUDGET=report only reports.)", red=True)
 
 
 @pytest.fixture
@@ -59,7 +155,10 @@ def one_torch_thread():
 
     Opt in per module with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
     """
-    from frontier.models.train import torch_threads
+    try:  # the module is being renamed (issue 9: models/train.py -> models/training.py)
+        from frontier.models.training import torch_threads
+    except ImportError:
+        from frontier.models.train import torch_threads
 
     with torch_threads(1):
         yield

@@ -24,6 +24,7 @@ and the shared tools:
 * :mod:`frontier.viz`        figure builders and the interactive-figure controller
 * :mod:`frontier.checks`     self-checks for learners (a pass, or a hint)
 * :mod:`frontier.grading`    the TA's nbgrader workflow (``python -m frontier.grading --help``)
+* :mod:`frontier.exercises`  assignment support: cases, the delegation guard, frozen expected values
 * :mod:`frontier.notebooks`  run notebooks with papermill, clean them, check their hygiene
 * :mod:`frontier.bench`      benchmark commands (``python -m frontier.bench --help``)
 

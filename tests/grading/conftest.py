@@ -2,8 +2,21 @@
 
 Every assignment under ``solutions/`` is tested (``assignment`` is
 parametrised over them, so Exercises 2-5 are picked up when they appear).
-Each fixture works in its own temporary copy of the course, so no gradebook,
-exchange or release is shared with the repository or between fixtures.
+Nothing is shared with the repository's own ``grading/``: each fixture works
+in a temporary copy of the course.
+
+The test budget (tests/conftest.py, area ``grading``) allows about a minute
+per assignment of nbgrader round trips, so the expensive work is shared:
+
+* :func:`graded` autogrades one batch of fake students per assignment, once per
+  session, in one course copy; every test that needs a graded submission, a
+  regenerated release or feedback reads that batch;
+* the robustness students (tampered, looping, crash, warns, corrupt) exercise
+  nbgrader's pipeline, which is the same for every assignment, so they run on
+  :data:`ROBUSTNESS_ASSIGNMENT` only; every assignment gets the solution, the
+  blank release and its own gaming students (frontier.exercises);
+* the exchange round trip and the plain ``nbgrader`` commands run for one
+  assignment.
 """
 from __future__ import annotations
 
@@ -18,9 +31,14 @@ from frontier.grading import Course, copy_course
 from frontier.notebooks import REPO_ROOT, colab_badge
 
 ASSIGNMENTS = Course(REPO_ROOT).assignments()
+#: The assignment whose batch also holds the robustness students.
+ROBUSTNESS_ASSIGNMENT = ASSIGNMENTS[0] if ASSIGNMENTS else None
+ROBUSTNESS_KINDS = ("tampered", "looping", "crash", "warns", "corrupt")
 
 #: Per-cell timeout for the batch of fake students (the looping one costs this much).
-LOOP_TIMEOUT = 15
+LOOP_TIMEOUT = 10
+
+_GRADED: dict = {}
 
 
 def pytest_generate_tests(metafunc):
@@ -40,13 +58,40 @@ def fresh_course(tmp_path, assignment) -> Course:
     return copy_course(REPO_ROOT, tmp_path / "course", assignments=[assignment])
 
 
+def batch_kinds(assignment: str) -> list:
+    """The fake students graded for ``assignment`` in the shared batch (see the module docstring)."""
+    from frontier.grading.rehearsal import gaming_kinds
+
+    kinds = ["solution", "blank", *gaming_kinds(assignment)]
+    if assignment == ROBUSTNESS_ASSIGNMENT:
+        kinds += list(ROBUSTNESS_KINDS)
+    return kinds
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, assignment):
-    """Every fake student of ``assignment`` autograded, with feedback and grades.csv, in a private copy."""
+    """The fake students of ``assignment`` autograded, with feedback and grades.csv, in a private copy.
+
+    Made once per session and assignment (several test modules read it); the copy's release was regenerated
+    from ``solutions/`` by the rehearsal, so it also serves the release tests.
+    """
     from frontier.grading.rehearsal import rehearse
 
-    return rehearse(REPO_ROOT, assignment, tmp_path_factory.mktemp(f"rehearse-{assignment}"),
-                    timeout=LOOP_TIMEOUT)
+    if assignment not in _GRADED:
+        _GRADED[assignment] = rehearse(REPO_ROOT, assignment, tmp_path_factory.mktemp(f"rehearse-{assignment}"),
+                                       timeout=LOOP_TIMEOUT, kinds=batch_kinds(assignment))
+    return _GRADED[assignment]
+
+
+@pytest.fixture
+def needs(graded):
+    """``needs(kind)``: the result of fake student ``kind``, or skip (robustness students run on one assignment)."""
+    def _needs(kind: str):
+        if kind not in graded.results:
+            pytest.skip(f"the {kind} student runs on {ROBUSTNESS_ASSIGNMENT} only (test budget, "
+                        f"tests/grading/conftest.py)")
+        return graded.results[kind]
+    return _needs
 
 
 # -- a toy assignment, for fast tests that need a course but not a real exercise ----------

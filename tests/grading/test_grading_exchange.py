@@ -3,7 +3,8 @@
 The instructor side goes through NbGraderAPI (what the formgrader uses); the
 students' side through nbgrader's exchange classes (what ``nbgrader fetch_assignment``
 and ``nbgrader submit`` run), each student with a home directory of their own.
-The exchange root is a temporary directory.
+The exchange root is a temporary directory. The exchange works the same for every assignment, so the round trip
+runs for one (the test budget, tests/grading/conftest.py).
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from frontier.grading import find_leaks
+from frontier.grading import Course, copy_course, find_leaks
 from frontier.grading.rehearsal import make_submission
+from frontier.notebooks import REPO_ROOT
 
 pytestmark = [pytest.mark.slow,
               # nbgrader's API misspells a keyword when releasing feedback; harmless
@@ -39,8 +41,10 @@ def _run_student_step(course, exchange, home, student, assignment, step):
     return app.start()
 
 
-def test_exchange_round_trip(fresh_course, assignment, tmp_path):
+def test_exchange_round_trip(tmp_path):
+    assignment = Course(REPO_ROOT).assignments()[0]
     exchange, homes = tmp_path / "exchange", tmp_path / "home"
+    fresh_course = copy_course(REPO_ROOT, tmp_path / "course", assignments=[assignment])
     course = fresh_course.with_overrides({"Exchange": {"root": str(exchange)}})
     api = course.api()
 

@@ -155,6 +155,9 @@ def test_toy_assignment_passes_lint(toy_course):
     (lambda nb: nb.cells[6].metadata.nbgrader.update(points=10), "points are autograded"),
     (lambda nb: nb.cells[1].metadata.update(tags=[]), "parameters"),
     (lambda nb: nb.cells[0].update(source="# Toy without a badge"), "Colab badge"),
+    (lambda nb: nb.cells[4].update(source=nb.cells[4].source.replace(
+        "### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\nfrom frontier.architecture import params as _ref\n")),
+     "hidden test imports frontier.architecture"),
 ])
 def test_lint_catches_broken_metadata(toy_course, breakage, expected):
     path = toy_course.source_notebooks("toy")[0]
@@ -228,3 +231,13 @@ def test_cli_list_reports_points(toy_course, capsys):
     assert main(["--root", str(toy_course.root), "list"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"toy\s+3\s+1\s+75%", out), out
+
+
+def test_cells_name_each_kind_of_the_toy_notebook(toy_course):
+    from frontier.grading import cells
+
+    nb = nbformat.read(toy_course.source_notebooks("toy")[0], as_version=4)
+    assert [cells.cell_kind(c) for c in nb.cells] == ["plain", "plain", "answer", "test", "test", "rubric", "written"]
+    assert [cells.cell_points(c) for c in nb.cells] == [0, 0, 0, 1, 2, 0, 1]
+    assert cells.hidden_test_source(nb.cells[4]) == "assert double(21) == 42, 'secret case'"
+    assert cells.hidden_test_source(nb.cells[3]) == ""

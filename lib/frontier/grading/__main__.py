@@ -171,6 +171,29 @@ def cmd_rehearse(args) -> int:
     return int(status)
 
 
+def cmd_freeze(args) -> int:
+    """Write the expected values of hidden tests into the source notebooks (or, with --check, compare)."""
+    from .freeze import freeze_assignment
+
+    course = _course(args)
+    status = 0
+    for a in _assignments(course, args.assignments):
+        changes, unused = freeze_assignment(course, a, check=args.check)
+        for nb, cells in changes.items():
+            for cell, names in cells.items():
+                verb = "differs from the library" if args.check else "rewritten"
+                print(f"{a}/{nb} cell {cell}: {', '.join(names)} {verb}")
+        for name in unused:
+            print(f"{a}: frozen value {name} is used by no cell")
+        if args.check and changes:
+            print(f"{a}: frozen expected values are stale: run `python -m frontier.grading freeze {a}`, "
+                  f"then `make assignments`")
+        elif not changes:
+            print(f"{a}: frozen values up to date")
+        status |= bool(unused) or (args.check and bool(changes))
+    return int(status)
+
+
 def cmd_export(args) -> int:
     print(_course(args).export_grades(args.grades))
     return 0
@@ -218,6 +241,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     s.add_argument("--timeout", type=int, default=15, help="seconds per cell (the looping student costs this much)")
     s.set_defaults(func=cmd_rehearse)
 
+    s = sub.add_parser("freeze", help="write the hidden tests' expected values, computed by the library, into "
+                                      "solutions/ (frontier.exercises.<assignment>.frozen_values)")
+    s.add_argument("assignments", nargs="*", help="default: all")
+    s.add_argument("--check", action="store_true", help="change nothing; exit 1 if a frozen value is stale")
+    s.set_defaults(func=cmd_freeze)
+
     s = sub.add_parser("export", help="write grades.csv from the gradebook")
     s.add_argument("--grades", help="CSV file to write (default: grading/grades.csv)")
     s.set_defaults(func=cmd_export)
@@ -229,7 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.setLevel(logging.INFO)
     try:
         return args.func(args)
-    except (GradingError, FileNotFoundError, ValueError) as exc:
+    except (GradingError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

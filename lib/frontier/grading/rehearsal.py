@@ -18,6 +18,11 @@ crash      the solution, but every answer cell fails to import          zero
 warns      the solution, but every cell prints a Python warning         every autograded point
 corrupt    a file that is not a notebook                                zero; the batch goes on
 ========== ============================================================ ==========================
+
+Each assignment with a support module in :mod:`frontier.exercises` adds students who game it, with the
+autograded score a TA would give (``gaming_students()`` there): ``delegates`` (calls the course library instead of
+writing the functions), ``hardcodes`` (returns the published or visible numbers) and, for Exercise 5,
+``sequential`` (a "parallel" scan that loops over positions). :func:`gaming_kinds` lists them.
 """
 from __future__ import annotations
 
@@ -27,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional
 
-from .sanitize import DELIMITERS
+from .cells import DELIMITERS, is_answer_cell, is_code_answer, is_test_cell, nbgrader_meta
 
-__all__ = ["FAKE_STUDENTS", "make_submission", "write_submissions", "is_answer_cell", "is_test_cell",
+__all__ = ["FAKE_STUDENTS", "gaming_students", "gaming_kinds", "make_submission", "write_submissions", "is_answer_cell", "is_test_cell",
            "LOOP_LINE", "CRASH_LINE", "WARN_SOURCE", "check_expectations", "Rehearsal", "rehearse"]
 
 #: Inserted at the top of the first answer cell of the ``looping`` student.
@@ -45,19 +50,7 @@ WARN_SOURCE = (
 )
 
 
-def _nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_answer_cell(cell) -> bool:
-    """A cell the student writes in (nbgrader ``solution``)."""
-    return bool(_nbg(cell).get("solution"))
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test cell (``grade`` but not ``solution``, code)."""
-    meta = _nbg(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+_nbg = nbgrader_meta
 
 
 def _answers(source_nb) -> Dict[str, str]:
@@ -93,7 +86,7 @@ def _tampered(source_nb, release_nb):
 
 
 def _answer_code_cells(nb) -> list:
-    return [c for c in nb.cells if is_answer_cell(c) and c.cell_type == "code"]
+    return [c for c in nb.cells if is_code_answer(c)]
 
 
 def _looping(source_nb, release_nb):
@@ -131,10 +124,42 @@ FAKE_STUDENTS: Dict[str, Optional[Callable]] = {
 }
 
 
-def make_submission(kind: str, source_nb, release_nb):
-    """The notebook a ``kind`` student hands in (see the table in the module docstring)."""
+def gaming_students(assignment: Optional[str]) -> Dict[str, Dict[str, object]]:
+    """``{kind: {"answers", "auto_score", "ta"}}`` of the students who game ``assignment`` (empty if none)."""
+    from ..exercises import ASSIGNMENTS, assignment_module
+
+    if assignment is None or assignment not in ASSIGNMENTS:
+        return {}
+    return assignment_module(assignment).gaming_students()
+
+
+def gaming_kinds(assignment: Optional[str]) -> List[str]:
+    """The kinds of gaming students ``assignment`` has (see :func:`gaming_students`)."""
+    return list(gaming_students(assignment))
+
+
+def make_submission(kind: str, source_nb, release_nb, assignment: Optional[str] = None):
+    """The notebook a ``kind`` student hands in (see the table in the module docstring).
+
+    Gaming kinds need ``assignment``: they are the solution with some answer cells replaced.
+    """
+    gaming = gaming_students(assignment)
+    if kind in gaming:
+        nb = _solution(source_nb, release_nb)
+        answers = gaming[kind]["answers"]
+        found = set()
+        for cell in nb.cells:
+            gid = _nbg(cell).get("grade_id")
+            if is_answer_cell(cell) and gid in answers:
+                cell.source = answers[gid]
+                found.add(gid)
+        missing = sorted(set(answers) - found)
+        if missing:
+            raise ValueError(f"{kind} student of {assignment}: no answer cells {missing} in the release")
+        return nb
     if kind not in FAKE_STUDENTS or FAKE_STUDENTS[kind] is None:
-        raise ValueError(f"kind must be one of {[k for k, v in FAKE_STUDENTS.items() if v]}, got {kind!r}")
+        raise ValueError(f"kind must be one of {[k for k, v in FAKE_STUDENTS.items() if v] + list(gaming)}, "
+                         f"got {kind!r}")
     return FAKE_STUDENTS[kind](source_nb, release_nb)
 
 
@@ -148,7 +173,7 @@ def write_submissions(course, assignment: str, folder: str | os.PathLike,
     import nbformat
 
     folder = Path(folder)
-    kinds = list(kinds or FAKE_STUDENTS)
+    kinds = list(kinds or [*FAKE_STUDENTS, *gaming_kinds(assignment)])
     releases = {p.name: p for p in course.release_notebooks(assignment)}
     for kind in kinds:
         dest = folder / kind
@@ -158,15 +183,16 @@ def write_submissions(course, assignment: str, folder: str | os.PathLike,
                 (dest / src.name).write_text('{"cells": [ this is not JSON', encoding="utf-8")
                 continue
             nb = make_submission(kind, nbformat.read(src, as_version=4),
-                                 nbformat.read(releases[src.name], as_version=4))
+                                 nbformat.read(releases[src.name], as_version=4), assignment)
             nbformat.write(nb, dest / src.name)
     return kinds
 
 
-def check_expectations(results: Mapping[str, object]) -> List[str]:
+def check_expectations(results: Mapping[str, object], assignment: Optional[str] = None) -> List[str]:
     """What went wrong with the fake students' scores (empty: everything as expected).
 
-    ``results`` maps student kind to :class:`~frontier.grading.StudentResult`.
+    ``results`` maps student kind to :class:`~frontier.grading.StudentResult`; with ``assignment``, its gaming
+    students must score exactly what a TA would give (:func:`gaming_students`).
     """
     problems: List[str] = []
 
@@ -184,6 +210,9 @@ def check_expectations(results: Mapping[str, object]) -> List[str]:
     expect("crash", lambda r: r.ok and r.score == 0, "zero")
     expect("warns", lambda r: r.ok and r.auto_score == r.max_auto_score, "every autograded point despite warnings")
     expect("corrupt", lambda r: not r.ok and r.score == 0, "a failure scored zero")
+    for kind, spec in gaming_students(assignment).items():
+        want = float(spec["auto_score"])
+        expect(kind, lambda r, want=want: r.ok and r.auto_score == want, f"{want:g} autograded points ({spec['ta']})")
     return problems
 
 
@@ -219,7 +248,7 @@ def rehearse(root: str | os.PathLike, assignment: str, workdir: str | os.PathLik
     results = course.autograde(assignment, students)
     feedback_errors = course.feedback(assignment, [s for s in students if results[s].ok])
     grades = course.export_grades(workdir / "grades.csv")
-    problems = check_expectations(results)
+    problems = check_expectations(results, assignment)
     for s, err in feedback_errors.items():
         problems.append(f"{s}: feedback: {err}")
     for s in students:
@@ -229,5 +258,5 @@ def rehearse(root: str | os.PathLike, assignment: str, workdir: str | os.PathLik
                 problems.append(f"{s}: no feedback generated")
             problems += [f"{s}: feedback leaks {leak}" for leak in
                          find_leaks(course, assignment, files, kinds=("hidden_tests", "mark_scheme"),
-                                    allowed=course.visible_text(assignment, s))]
+                                    allowed=course.visible_text(assignment, s), skip_frozen=True)]
     return Rehearsal(course, assignment, results, feedback_errors, grades, problems)

@@ -25,6 +25,8 @@ from traitlets import Bool, Unicode
 
 from nbconvert.preprocessors import Preprocessor
 
+from .cells import DELIMITERS, region_lines  # noqa: F401  (re-exported: the markers and region search live in cells)
+
 __all__ = [
     "WARNING_PATTERN", "DELIMITERS", "HIDDEN_TESTS_NOTE",
     "strip_regions", "region_lines", "normalize_notebook",
@@ -36,13 +38,6 @@ __all__ = [
 #: nbgrader's IgnorePattern drops stderr chunks that match, so warnings do not
 #: cost points (nbgrader scores a test cell zero if it wrote to stderr).
 WARNING_PATTERN = r"(?m)^.*:\d+: [A-Za-z_]*Warning: "
-
-#: The region markers nbgrader understands (its defaults), by kind.
-DELIMITERS: Dict[str, Tuple[str, str]] = {
-    "solution": ("BEGIN SOLUTION", "END SOLUTION"),
-    "hidden_tests": ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
-    "mark_scheme": ("BEGIN MARK SCHEME", "END MARK SCHEME"),
-}
 
 #: What feedback shows where hidden tests were.
 HIDDEN_TESTS_NOTE = "# Hidden tests ran here when your work was graded; their source is not shown."
@@ -82,28 +77,6 @@ def strip_regions(source: str, begin: str, end: str, replacement: str | None = N
     if inside:
         raise ValueError(f"{begin!r} region is not closed")
     return "\n".join(out), found
-
-
-def region_lines(nb: NotebookNode, kind: str, min_length: int = 12) -> List[str]:
-    """The distinctive lines inside ``kind`` regions of a notebook (``kind`` in :data:`DELIMITERS`).
-
-    Lines shorter than ``min_length`` characters after stripping (``pass``,
-    ``)``, blank lines) are left out: they are not evidence of a leak.
-    """
-    if kind not in DELIMITERS:
-        raise ValueError(f"kind must be one of {sorted(DELIMITERS)}, got {kind!r}")
-    begin, end = DELIMITERS[kind]
-    lines: List[str] = []
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.split("\n"):
-            if begin in line:
-                inside = True
-            elif end in line:
-                inside = False
-            elif inside and len(line.strip()) >= min_length:
-                lines.append(line.strip())
-    return lines
 
 
 def normalize_notebook(nb: NotebookNode) -> NotebookNode:
