@@ -381,3 +381,35 @@ def test_bad_performer_and_mask_arguments():
         sink_mask(4, 2, 5)
     with pytest.raises(ValueError, match="n_sink"):
         sink_mask(4, 2, -1)
+
+
+# --------------------------------------------------------------------------- linear attention is an RNN
+@pytest.mark.parametrize("lead, T, m, dv", [((), 17, 8, 3), ((2, 3), 9, 16, 5)])
+def test_linear_attention_recurrence_equals_the_masked_matrix_form(lead, T, m, dv):
+    from frontier.architecture import attention as _att
+    g = torch.Generator().manual_seed(T)
+    phi_q = torch.rand(*lead, T, m, generator=g, dtype=torch.float64) + 0.1
+    phi_k = torch.rand(*lead, T, m, generator=g, dtype=torch.float64) + 0.1
+    v = torch.randn(*lead, T, dv, generator=g, dtype=torch.float64)
+    a = (phi_q @ phi_k.transpose(-1, -2)).tril()
+    masked = (a / a.sum(-1, keepdim=True)) @ v
+    out, (S, z) = _att.linear_attention_recurrent(phi_q, phi_k, v, return_state=True)
+    assert torch.allclose(out, masked, atol=1e-12)
+    assert S.shape == (*lead, m, dv) and z.shape == (*lead, m)
+    assert torch.allclose(S, phi_k.transpose(-1, -2) @ v) and torch.allclose(z, phi_k.sum(-2))
+
+
+def test_linear_attention_recurrence_matches_performer_prefix_sums():
+    from frontier.architecture import attention as _att
+    q, k, v = _att.random_qkv(T=40, d=8, seed=3)
+    omega = _att.orthogonal_gaussian(32, 8, seed=3)
+    rnn = _att.linear_attention_recurrent(_att.performer_features(q, omega), _att.performer_features(k, omega), v)
+    assert torch.allclose(rnn, _att.performer_attention(q, k, v, omega=omega, causal=True, chunk=7), atol=1e-9)
+
+
+def test_linear_attention_recurrence_rejects_mismatched_shapes():
+    from frontier.architecture import attention as _att
+    with pytest.raises(ValueError, match="phi_q and phi_k"):
+        _att.linear_attention_recurrent(torch.rand(4, 3), torch.rand(4, 2), torch.rand(4, 2))
+    with pytest.raises(ValueError, match="v must"):
+        _att.linear_attention_recurrent(torch.rand(4, 3), torch.rand(4, 3), torch.rand(5, 2))

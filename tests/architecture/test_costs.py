@@ -202,3 +202,74 @@ def test_bad_knobs_are_rejected():
         costs.longformer(10, SHAPE, window=2.5)
     with pytest.raises(ValueError, match="odd"):
         costs.bigbird(128, SHAPE, window_blocks=2)
+
+
+# --------------------------------------------------------------------------- FlashAttention-2's order, unfused passes
+def _count_flash2_by_hand(T, d, M):
+    """Simulate FlashAttention-2's loops and count every HBM element read or written (one head)."""
+    br = min(-(-int(M) // (4 * d)), T)
+    moved = 0
+    for q0 in range(0, T, br):
+        rows = min(br, T - q0)
+        moved += rows * d                      # load Q_i once
+        for k0 in range(0, T, br):             # every key/value block, re-read for this query block
+            moved += 2 * min(br, T - k0) * d
+        moved += rows * d + rows               # write O_i and its log-sum-exp once
+    return moved
+
+
+@pytest.mark.parametrize("T, d, M", [(100, 8, 256), (257, 16, 1000), (64, 4, 10_000)])
+def test_flash2_traffic_matches_a_simulated_loop(T, d, M):
+    assert costs.flash2_traffic_elements(T, d, M)[0] == _count_flash2_by_hand(T, d, M)
+
+
+def test_flash2_order_moves_about_two_thirds_of_algorithm_1():
+    T, d, M = 65_536, 64, 98_304
+    ratio = costs.flash2_traffic_elements(T, d, M)[0] / costs.flash_traffic_elements(T, d, M)[0]
+    assert ratio == pytest.approx(2 * d / (3 * d + 4), rel=0.01)
+
+
+def test_standard_traffic_is_algorithm_0_plus_a_pass_per_unfused_step():
+    T, d = 1024, 64
+    assert costs.standard_traffic_elements(T, d)[0] == 4 * T * d + 4 * T * T
+    assert costs.standard_traffic_elements(T, d, True, True)[0] == 4 * T * d + 8 * T * T
+
+
+@pytest.mark.parametrize("d_h, kib, saves", [(64, 48, True), (64, 192, True), (128, 48, False), (128, 192, True)])
+def test_tiling_saves_traffic_only_when_on_chip_memory_exceeds_about_3_d_squared(d_h, kib, saves):
+    # per head, forward, T = 65,536: Algorithm 1 moves ~12 T^2 d^2 / M against 4 T^2 for Algorithm 0
+    T, M = 65_536, kib * 1024 / 2
+    assert bool(costs.flash_traffic_elements(T, d_h, M)[0] < costs.standard_traffic_elements(T, d_h)[0]) is saves
+    assert (M > 3 * d_h ** 2) is saves
+
+
+def test_issue_numbers_for_dense_over_flash_traffic_at_T_1024():
+    # the review's figures: head 64 (GPT-2 medium) about 1.7x and 3.7x, head 128 (7B) 0.64x and 1.37x
+    gpt2 = costs.ModelShape(d_model=1024, n_heads=16, n_layers=24)
+    seven_b = costs.ModelShape()
+    for shape, expected in ((gpt2, (1.71, 3.68)), (seven_b, (0.64, 1.37))):
+        dense = costs.dense(1024, shape, causal=True).traffic_bytes[0]
+        got = [dense / costs.flash(1024, shape, sram_bytes=kib * 1024, causal=True).traffic_bytes[0]
+               for kib in (48, 192)]
+        assert got == pytest.approx(expected, abs=0.01)
+
+
+def test_mamba_and_attention_layer_parameters():
+    s = costs.ModelShape()
+    d = s.d_model
+    # LLaMA-2 7B layer without norms: 4 d^2 + 3 d d_ff
+    assert costs.attention_layer_parameters(s, 11_008) == 4 * d * d + 3 * d * 11_008
+    # in_proj 4d^2 + out_proj 2d^2 dominate a Mamba block
+    assert 6 * d * d < costs.mamba_layer_parameters(s) < 6.5 * d * d
+
+
+def test_whole_blocks_are_a_few_times_cheaper_while_the_mixers_are_900x():
+    s = costs.ModelShape()
+    attn, mamba = costs.dense(100_000, s, causal=True), costs.mamba(100_000, s)
+    assert attn.mixing_flops[0] / mamba.mixing_flops[0] == pytest.approx(893, rel=0.01)
+    assert attn.flops[0] / mamba.flops[0] == pytest.approx(4.5, abs=0.1)
+    ffn = s.n_layers * 100_000 * 6 * s.d_model * 11_008
+    assert (attn.flops[0] + ffn) / mamba.flops[0] == pytest.approx(5.8, abs=0.1)
+    # projections per token: Mamba's in/out 12 d^2 against attention's 8 d^2
+    E, d = 2 * s.d_model, s.d_model
+    assert 2 * d * 2 * E + 2 * E * d == 12 * d * d

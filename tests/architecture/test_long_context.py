@@ -266,3 +266,52 @@ def test_ring_attention_rejects_bad_arguments():
         lc.ring_attention_plan(LLAMA2_70B, 1000, 3)
     with pytest.raises(ValueError, match="n_devices"):
         lc.ring_attention_plan(LLAMA2_70B, 1000, 0)
+
+
+# --------------------------------------------------------------------------- the context-extension experiment
+def test_passkey_batch_layout():
+    task = lc.PasskeyTask(n_filler=5, n_keys=3, n_values=4)
+    tokens, pos = lc.passkey_batch(task, 50, 20, np.random.default_rng(0))
+    t = tokens.numpy()
+    assert t.shape == (50, 20) and (t[:, 0] == 0).all() and (t[:, -3] == task.query_token).all()
+    rows = np.arange(50)
+    assert (t[rows, pos] == t[:, -2]).all() and (t[rows, pos + 1] == t[:, -1]).all()
+    assert ((t[:, -2] >= task.first_key) & (t[:, -2] < task.first_value)).all()
+    assert ((t[:, -1] >= task.first_value) & (t[:, -1] < task.query_token)).all()
+    assert pos.min() >= 1 and pos.max() <= 20 - 5
+    _, p0 = lc.passkey_batch(task, 4, 20, np.random.default_rng(0), depth=0.0)
+    _, p1 = lc.passkey_batch(task, 4, 20, np.random.default_rng(0), depth=1.0)
+    assert (p0 == 1).all() and (p1 == 15).all()
+    with pytest.raises(ValueError, match="depth"):
+        lc.passkey_batch(task, 4, 20, np.random.default_rng(0), depth=1.5)
+
+
+def test_rope_scaled_copy_sets_frequencies_and_yarn_factor_without_touching_the_original():
+    from frontier.models import TinyLM, TinyLMConfig
+    m = TinyLM(TinyLMConfig(vocab_size=10, d_model=16, n_layers=2, n_heads=2, d_ff=16, rope_theta=100.0), seed=0)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    inv0 = m.blocks[0].attn.inv_freq.copy()
+    for method in ("pi", "ntk", "yarn"):
+        c = lc.rope_scaled_copy(m, method, 4.0, 32)
+        inv, f = lc.scaled_inv_freq(method, 8, 4.0, base=100.0, original_context=32)
+        assert all(np.allclose(b.attn.inv_freq, inv) for b in c.blocks)
+        assert torch.allclose(c.blocks[1].attn.q.weight, m.blocks[1].attn.q.weight * f ** 2)
+    assert np.allclose(lc.rope_scaled_copy(m, "pi", 4.0, 32).blocks[0].attn.inv_freq, inv0 / 4)
+    assert np.allclose(m.blocks[0].attn.inv_freq, inv0)
+    assert all(torch.equal(v, m.state_dict()[k]) for k, v in before.items())
+    # PI is exactly "read position m as m / s"
+    x = torch.randint(0, 10, (2, 12))
+    pi = lc.rope_scaled_copy(m, "pi", 4.0, 32)
+    with torch.no_grad():
+        assert torch.allclose(pi(x).logits, m(x, positions=np.arange(12) / 4.0).logits, atol=1e-5)
+
+
+def test_passkey_probe_and_effective_context():
+    from frontier.models import TinyLM, TinyLMConfig
+    task = lc.PasskeyTask()
+    m = TinyLM(TinyLMConfig(vocab_size=task.vocab_size, d_model=16, n_layers=1, n_heads=2, d_ff=16), seed=0)
+    p = lc.passkey_probe(m, task, [16, 24], [0.0, 1.0], n=8)
+    assert p["accuracy"].shape == p["loss"].shape == (2, 2) and (p["loss"] > 0).all()
+    fake = {"seq_lens": np.array([32, 64, 128]), "depths": np.array([0.0, 1.0]),
+            "accuracy": np.array([[1.0, 0.95], [0.92, 1.0], [0.5, 1.0]])}
+    assert lc.effective_context(fake) == 64 and lc.effective_context(fake, 0.99) == 0

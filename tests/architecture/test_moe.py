@@ -359,3 +359,26 @@ def test_fitted_router_follows_preferences_and_balances_when_asked():
     assert loads[10.0] < 0.5 * loads[0.0]
     with pytest.raises(ValueError, match="at most n_experts"):
         moe.fit_router_to_preferences(x, labels, 2, 3)
+
+
+# --------------------------------------------------------------------------- expert parallelism, shared and fine-grained experts
+def test_expert_parallel_bytes_per_token_for_mixtral():
+    from frontier.architecture import moe as _moe
+    # dispatch + combine, k = 2 copies of a 4096-vector in bf16, 7/8 of them leave the device
+    assert _moe.expert_parallel_bytes_per_token(4096, 2, 8) == 2 * 2 * 4096 * 2 * 7 / 8 == 28_672
+    assert _moe.expert_parallel_bytes_per_token(4096, 2, 1) == 0
+    with pytest.raises(ValueError, match="n_devices"):
+        _moe.expert_parallel_bytes_per_token(4096, 2, 0)
+
+
+def test_fine_grained_experts_keep_parameters_and_multiply_combinations():
+    from frontier.architecture import moe as _moe
+    coarse = _moe.moe_layer_parameters(4096, 14336, 8, 2)
+    fine = _moe.moe_layer_parameters(4096, 14336 // 4, 32, 8)
+    assert coarse["stored"] - coarse["router"] == fine["stored"] - fine["router"] == 8 * 3 * 4096 * 14336
+    assert coarse["active"] - coarse["router"] == fine["active"] - fine["router"]
+    assert _moe.expert_combinations(8, 2) == 28 and _moe.expert_combinations(32, 8) == 10_518_300
+    shared = _moe.moe_layer_parameters(4096, 1000, 10, 2, n_shared=2)
+    assert shared["active"] == 4 * 3 * 4096 * 1000 + 4096 * 10
+    with pytest.raises(ValueError, match="k"):
+        _moe.moe_layer_parameters(4096, 1000, 4, 5)

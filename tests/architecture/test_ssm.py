@@ -335,3 +335,61 @@ def test_compiled_scan_wants_cpu_tensors():
     kw = ssm.random_scan_inputs(1, 2, 3, 2, seed=0)
     with pytest.raises(TypeError, match="torch tensor on the CPU"):
         ssm.selective_scan_autograd(**kw)
+
+
+# --------------------------------------------------------------------------- the Mamba block, LTI = convolution
+def test_mamba_block_equals_the_tiny_models_block_and_reports_shapes():
+    from frontier.models.tiny_ssm import TinySSM, TinySSMConfig
+    block = TinySSM(TinySSMConfig(vocab_size=8, d_model=16, n_layers=1, d_state=4, d_conv=3), seed=1).blocks[0]
+    w = ssm.MambaBlockWeights.from_module(block)
+    assert w.sizes == {"d_model": 16, "d_inner": 32, "d_state": 4, "dt_rank": 1, "d_conv": 3}
+    x = torch.randn(3, 11, 16, generator=torch.Generator().manual_seed(0))
+    out, parts = ssm.mamba_block(x, w, return_parts=True)
+    with torch.no_grad():
+        assert torch.allclose(out, block(x), atol=1e-5)
+    assert {k: tuple(v.shape) for k, v in parts.items()} == {
+        "u": (3, 32, 11), "z": (3, 32, 11), "u_conv": (3, 32, 11), "dt": (3, 1, 11), "delta": (3, 32, 11),
+        "B": (3, 4, 11), "C": (3, 4, 11), "y": (3, 32, 11)}
+    assert bool((parts["delta"] > 0).all())
+    assert w.n_parameters() == sum(p.numel() for p in block.parameters())
+
+
+def test_causal_depthwise_conv_matches_torch_and_never_looks_ahead():
+    g = torch.Generator().manual_seed(1)
+    x, w, b = torch.randn(2, 5, 9, generator=g), torch.randn(5, 4, generator=g), torch.randn(5, generator=g)
+    ref = torch.nn.functional.conv1d(x, w[:, None, :], b, padding=3, groups=5)[..., :9]
+    assert torch.allclose(ssm.causal_depthwise_conv(x, w, b), ref, atol=1e-6)
+    x2 = x.clone()
+    x2[..., 6:] += 1.0                                  # change the future only
+    assert torch.allclose(ssm.causal_depthwise_conv(x2, w, b)[..., :6], ssm.causal_depthwise_conv(x, w, b)[..., :6])
+
+
+def test_random_mamba_weights_follow_mamba_minimal_init():
+    w = ssm.random_mamba_weights(32, d_state=8, seed=2)
+    assert torch.allclose(-torch.exp(w.A_log[0]), -torch.arange(1.0, 9.0, dtype=w.A_log.dtype))
+    delta0 = torch.nn.functional.softplus(w.dt_bias)
+    assert float(delta0.min()) >= 0.001 - 1e-9 and float(delta0.max()) <= 0.1 + 1e-9
+    with pytest.raises(ValueError, match="x must"):
+        ssm.mamba_block(torch.zeros(1, 4, 31), w)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 30), st.integers(0, 10_000))
+def test_a_time_invariant_ssm_is_a_convolution_with_its_kernel(E, N, L, seed):
+    rng = np.random.default_rng(seed)
+    A = -rng.uniform(0.1, 3.0, (E, N))
+    B, C = rng.standard_normal((2, E, N))
+    delta = rng.uniform(0.01, 1.0, E)
+    u = rng.standard_normal((2, E, L))
+    fixed = lambda a: np.broadcast_to(a[None, :, :, None], (2, E, N, L))
+    rec = ssm.selective_scan_ref(u, np.broadcast_to(delta[None, :, None], u.shape), A, fixed(B), fixed(C))
+    conv = ssm.causal_convolution(u, ssm.lti_kernel(A, B, C, delta, L))
+    assert np.allclose(rec, conv, atol=1e-5 * (1 + np.abs(conv).max()))
+
+
+def test_lti_kernel_is_c_abar_power_bbar():
+    K = ssm.lti_kernel([[-1.0]], [[2.0]], [[3.0]], 0.5, 4, method="zoh")
+    Abar, Bbar = ssm.discretize(-1.0, 2.0, 0.5, "zoh")
+    assert np.allclose(K[0], 3.0 * Abar ** np.arange(4) * Bbar)
+    with pytest.raises(ValueError, match="shape"):
+        ssm.lti_kernel(np.ones((2, 3)), np.ones((2, 2)), np.ones((2, 3)), 0.1, 4)

@@ -112,3 +112,96 @@ def test_colab_url_matches_path_and_rejects_escapes():
     assert colab_url("course/a.ipynb").endswith("/blob/main/course/a.ipynb")
     with pytest.raises(ValueError):
         colab_url("../outside.ipynb")
+
+
+# --------------------------------------------------------------------------- Colab install cells with extras
+from frontier.notebooks import COLAB_EXTRAS, colab_install_cell, parse_colab_install  # noqa: E402
+
+
+def test_colab_install_cell_renders_sorted_unique_extras_and_parses_back():
+    src = colab_install_cell(["knowledge", "finance", "knowledge"])
+    assert '"llm-frontiers[finance,knowledge] @ git+https://github.com/' in src
+    assert parse_colab_install(src) == ("finance", "knowledge")
+    assert parse_colab_install(COLAB_SETUP_SOURCE) == ()
+    assert colab_install_cell([]) == COLAB_SETUP_SOURCE
+    for extra in COLAB_EXTRAS:
+        assert parse_colab_install(colab_install_cell([extra])) == (extra,)
+
+
+@pytest.mark.parametrize("extras, exc", [(["gpu"], ValueError), (["course"], ValueError), ("knowledge", TypeError)])
+def test_colab_install_cell_rejects_unknown_extras(extras, exc):
+    with pytest.raises(exc, match="extras"):
+        colab_install_cell(extras)
+
+
+def test_hygiene_accepts_extras_and_rejects_other_install_cells(scratch, tmp_path):
+    nb, path = _lesson(tmp_path)
+    nb.cells[1].source = colab_install_cell(["reasoning", "hf"])
+    assert hygiene_problems(_write(nb, path)) == []
+    for bad in (COLAB_SETUP_SOURCE.replace("llm-frontiers @", "llm-frontiers[gpu] @"),      # not a Colab extra
+                COLAB_SETUP_SOURCE.replace('if "google.colab" in sys.modules:\n    ', ""),   # not guarded
+                "%pip install -q llm-frontiers"):                                            # not from the repo
+        nb.cells[1].source = bad
+        problems = hygiene_problems(_write(nb, path))
+        assert any("only on Colab" in p for p in problems), (bad, problems)
+
+
+# --------------------------------------------------------------------------- control characters, answered questions
+from frontier.notebooks.hygiene import ANSWER_BLOCK, unanswered_questions  # noqa: E402
+
+_ANSWER = "<details><summary>Answer</summary>\n\nForty-two.\n</details>"
+
+
+@pytest.mark.parametrize("char", ["\f", "\t", "\r", "\x00", "\x1b"])
+@pytest.mark.parametrize("kind", ["markdown", "code"])
+def test_control_characters_are_reported_in_any_cell(scratch, tmp_path, char, kind):
+    nb, path = _lesson(tmp_path)
+    new = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+    nb.cells.append(new(f"$C = \\lceil x {char}imes y \\rceil$"))
+    problems = hygiene_problems(_write(nb, path))
+    assert any("control characters" in p and repr(char) in p for p in problems), problems
+
+
+def test_control_characters_are_reported_outside_lessons_too(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("a\fb"))
+    path = tmp_path / "elsewhere.ipynb"
+    nbformat.write(nb, path)
+    assert any("control characters" in p for p in hygiene_problems(path))
+
+
+def _with_questions(nb, *markdown):
+    for text in markdown:
+        nb.cells.append(nbformat.v4.new_markdown_cell(text))
+    return nb
+
+
+def test_answered_questions_pass(scratch, tmp_path):
+    nb, path = _lesson(tmp_path)
+    _with_questions(nb, f"## Check your understanding\n\n1. Why?\n   Really why?\n\n{_ANSWER}\n\n"
+                        "2) How much?\n",
+                    "<details>\n<summary>Answer</summary>\n\nA list inside an answer is not a question:\n\n"
+                    "1. one\n2. two\n</details>\n\n## Summary\n\n1. Not a question: another section.")
+    nb.cells.insert(-1, nbformat.v4.new_code_cell("print(6 * 7)"))      # a computed answer may sit between
+    assert hygiene_problems(_write(nb, path)) == []
+
+
+@pytest.mark.parametrize("text, missing", [
+    ("## Check your understanding\n\n1. Why?\n2. How?\n\n" + _ANSWER, ["1"]),
+    ("### Check Your Understanding\n\n1. Why?\n\n" + _ANSWER + "\n\n2. How?\n\n## Summary\n\n" + _ANSWER, ["2"]),
+    ("## Check your understanding\n\n1. Why?\n\n<details><summary>Hint</summary>x</details>", ["1"]),
+    ("## Check your understanding\n\n1. Why?\n2. How?\n3. What?", ["1", "2", "3"]),
+])
+def test_unanswered_questions_are_reported_with_what_to_add(scratch, tmp_path, text, missing):
+    nb, path = _lesson(tmp_path)
+    problems = [p for p in hygiene_problems(_write(_with_questions(nb, text), path)) if "no answer" in p]
+    assert [p.split("question ")[1].split()[0] for p in problems] == missing
+    assert all(ANSWER_BLOCK in p for p in problems)
+
+
+def test_questions_outside_lessons_are_not_checked(tmp_path):
+    nb = _with_questions(nbformat.v4.new_notebook(), "## Check your understanding\n\n1. Why?")
+    assert unanswered_questions(nb) != []                      # the rule itself would fire ...
+    path = tmp_path / "assignment.ipynb"
+    nbformat.write(nb, path)
+    assert not any("no answer" in p for p in hygiene_problems(path))   # ... but only lessons must answer

@@ -80,3 +80,31 @@ def test_sink_experiment_figure():
     summary = fig.layout.meta["summary"]
     assert summary["window"]["beyond_training"] == 1.0
     assert summary["full"]["beyond_training"] == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------------- the context-extension experiment's figures
+def _probe(lens, acc):
+    acc = np.asarray(acc, dtype=float)
+    return {"seq_lens": np.asarray(lens), "depths": np.linspace(0, 1, acc.shape[1]), "accuracy": acc,
+            "loss": 1 - acc + 0.01}
+
+
+def test_context_extension_figure_draws_each_model_twice_and_shades_far_needles():
+    from frontier.viz.long_context import make_context_extension_figure
+    probes = {"rope": _probe([128], [[0.1, 0.2, 0.9]]), "yarn + fine-tune": _probe([128], [[1.0, 1.0, 1.0]])}
+    fig = make_context_extension_figure(probes, train_len=32)
+    assert len(fig.data) == 4                                       # accuracy and loss per model
+    styles = {t.name: t.line.dash for t in fig.data}
+    assert styles == {"rope": "dash", "yarn + fine-tune": "solid"}
+    assert fig.layout.shapes[0].x1 == 128 - 32
+    assert fig.layout.meta["summary"]["rope"]["accuracy"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="same length"):
+        make_context_extension_figure({"a": _probe([64], [[1.0]]), "b": _probe([128], [[1.0]])}, 32)
+
+
+def test_haystack_figure_reports_effective_context():
+    from frontier.viz.long_context import make_haystack_figure
+    fig = make_haystack_figure({"base": _probe([32, 64], [[1.0, 1.0], [0.2, 1.0]]),
+                                "yarn": _probe([32, 64], [[1.0, 1.0], [0.95, 1.0]])})
+    assert fig.layout.meta["effective"] == {"base": 32, "yarn": 64}
+    assert len(fig.data) == 2 and fig.data[0].z.shape == (2, 2)

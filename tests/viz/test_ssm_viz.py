@@ -80,3 +80,13 @@ def test_experiment_figures():
         make_accuracy_figure({})
     with pytest.raises(ValueError):
         make_recall_figure([{"model": "attention", "accuracy": 1.0}])
+
+
+def test_recall_figure_draws_hybrids_and_parameter_counts():
+    rec = make_recall_figure([{"model": "ssm", "state": 64, "d_state": 1, "accuracy": 0.2, "params": 22_306},
+                              {"model": "hybrid", "state": 1024, "d_state": 16, "accuracy": 0.9, "params": 22_336},
+                              {"model": "attention", "accuracy": 1.0, "params": 22_688}])
+    assert rec.layout.meta["hybrid"] == [(1024, 0.9)]
+    names = [t.name for t in rec.data]
+    assert any("hybrid" in n for n in names) and any("22.7K params" in n for n in names)
+    assert "N=1, 22.3K params" in rec.data[0].text

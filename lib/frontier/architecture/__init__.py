@@ -7,5 +7,6 @@
   online softmax, with counted traffic), Performer random features
 * :mod:`frontier.architecture.ssm`           the selective scan (reference, fast, parallel) and discretisation
 * :mod:`frontier.architecture.moe`           routing, capacity, balancing losses and an MoE layer
+* :mod:`frontier.architecture.hybrid`        a tiny hybrid language model: Mamba blocks and attention blocks
 * :mod:`frontier.architecture.long_context`  RoPE and its scaling (PI, NTK, YaRN), KV-cache sizes, StreamingLLM, ring attention
 """

@@ -50,6 +50,7 @@ __all__ = [
     "HBM_TENSORS", "HBMTraffic", "TileStep", "TiledAttentionStats", "flash_block_sizes",
     "tiled_attention", "tiled_attention_traffic",
     "orthogonal_gaussian", "performer_features", "performer_attention", "performer_attention_weights",
+    "linear_attention_recurrent",
     "PerformerError", "performer_error", "default_num_features", "random_qkv",
     "tiling_trace", "attention_weights", "performer_comparison",
 ]
@@ -593,6 +594,42 @@ def performer_attention_weights(q: torch.Tensor, k: torch.Tensor, omega: torch.T
             raise ValueError("causal attention needs as many queries as keys")
         a = a.tril()
     return a / a.sum(dim=-1, keepdim=True)
+
+
+def linear_attention_recurrent(phi_q: torch.Tensor, phi_k: torch.Tensor, v: torch.Tensor,
+                               return_state: bool = False):
+    """Causal linear attention run as an RNN, one token at a time (Katharopoulos et al. 2020).
+
+    With feature maps ``phi_q`` ``(..., T, m)`` and ``phi_k`` ``(..., T, m)``
+    (for example :func:`performer_features` of queries and keys) and values
+    ``v`` ``(..., T, dv)``, the state after token ``t`` is
+
+    ``S_t = S_{t-1} + phi(k_t) v_t^T`` ``(..., m, dv)`` and ``z_t = z_{t-1} + phi(k_t)`` ``(..., m)``,
+
+    and the output is ``y_t = S_t^T phi(q_t) / (z_t . phi(q_t))`` ``(..., dv)``.
+    This is the masked-matrix form ``D^-1 (phi(Q) phi(K)^T * causal) V``
+    computed left to right with a state of fixed size, like an SSM's with no
+    decay (``A = I``).  Returns ``(..., T, dv)``, and the final ``(S, z)`` when
+    ``return_state``.  Deliberately a plain Python loop over ``T``: it is the
+    readable form, not the fast one (:func:`performer_attention` chunks it).
+    """
+    for name, t in (("phi_q", phi_q), ("phi_k", phi_k), ("v", v)):
+        if not isinstance(t, torch.Tensor) or t.ndim < 2 or not t.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor of shape (..., T, features)")
+    if phi_q.shape != phi_k.shape:
+        raise ValueError(f"phi_q and phi_k must have the same shape, got {tuple(phi_q.shape)} and {tuple(phi_k.shape)}")
+    if v.shape[:-1] != phi_k.shape[:-1]:
+        raise ValueError(f"v must have shape (..., T, dv) matching phi_k's (..., T), got {tuple(v.shape)}")
+    S = phi_k.new_zeros(*phi_k.shape[:-2], phi_k.shape[-1], v.shape[-1])
+    z = phi_k.new_zeros(*phi_k.shape[:-2], phi_k.shape[-1])
+    outs = []
+    for t in range(phi_k.shape[-2]):
+        S = S + phi_k[..., t, :, None] * v[..., t, None, :]
+        z = z + phi_k[..., t, :]
+        q_t = phi_q[..., t, :]
+        outs.append((q_t[..., None, :] @ S)[..., 0, :] / (q_t * z).sum(-1, keepdim=True))
+    out = torch.stack(outs, dim=-2)
+    return (out, (S, z)) if return_state else out
 
 
 @dataclass(frozen=True)

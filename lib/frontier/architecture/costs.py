@@ -4,7 +4,9 @@ Every model describes one forward pass (prefill) of ``batch`` sequences of
 ``T`` tokens through ``n_layers`` token-mixing blocks, each including its own
 projections, so that attention and SSM blocks compare fairly.  The
 feed-forward networks are left out: they cost the same whatever mixes the
-tokens.
+tokens.  (A pure Mamba stack has none, so a whole-model comparison adds them
+to the transformer's side, and a Mamba block's projections cost ``12 d^2``
+FLOPs per token against attention's ``8 d^2``; lesson 1.3 prints both.)
 
 Units: FLOPs (a multiply-add counts 2), bytes.  ``T`` (sequence length) may be
 a scalar or a 1-D sequence; results are NumPy float arrays of the same length.
@@ -57,7 +59,8 @@ __all__ = [
     "ModelShape", "Cost", "GPUS", "GPU_NAMES", "DEFAULT_SRAM_BYTES", "METHODS",
     "attention_pairs", "longformer_pairs", "strided_pairs", "bigbird_pairs",
     "dense", "longformer", "bigbird", "sparse_transformer", "performer", "flash", "mamba", "hybrid",
-    "flash_traffic_elements", "flash2_traffic_elements", "standard_traffic_elements", "cost_of", "longest_that_fits", "decoder_knobs", "decoder_costs",
+    "flash_traffic_elements", "flash2_traffic_elements", "mamba_layer_parameters",
+    "attention_layer_parameters", "standard_traffic_elements", "cost_of", "longest_that_fits", "decoder_knobs", "decoder_costs",
 ]
 
 #: The explorer's GPU labels -> names in :data:`frontier.hardware.ACCELERATORS`.
@@ -470,6 +473,33 @@ def mamba(T, shape: ModelShape = ModelShape(), d_state: int = 16, expand: int = 
     mixing = L * b * T * 7.0 * E * N
     return Cost("mamba", T, flops, activation, kv, traffic, mixing,
                 {"d_state": N, "expand": expand, "d_conv": k})
+
+
+def mamba_layer_parameters(shape: ModelShape = ModelShape(), d_state: int = 16, expand: int = 2,
+                           d_conv: int = 4) -> int:
+    """Parameters of one Mamba block as :func:`mamba` counts it (count, norms left out).
+
+    ``in_proj`` ``2 E d``, depthwise conv ``E k + E``, ``x_proj``
+    ``E (R + 2N)``, ``dt_proj`` ``R E + E`` (with its bias), ``A`` ``E N``,
+    ``D`` ``E``, ``out_proj`` ``E d``; ``E = expand * d``, ``R = ceil(d/16)``.
+    About ``6.3 d^2`` at ``d = 4096``: twice attention's ``4 d^2``, half a
+    LLaMA layer's (attention plus SwiGLU feed-forward).
+    """
+    d = shape.d_model
+    N, E, k = positive_int("d_state", d_state), positive_int("expand", expand) * d, positive_int("d_conv", d_conv)
+    R = math.ceil(d / 16)
+    return int(2 * E * d + E * k + E + E * (R + 2 * N) + R * E + E + E * N + E + E * d)
+
+
+def attention_layer_parameters(shape: ModelShape = ModelShape(), d_ff: int = 0) -> int:
+    """Parameters of one attention block (Q, K, V, O; count), plus a SwiGLU feed-forward of width ``d_ff``.
+
+    ``2 d^2 + 2 d d_kv`` for the projections and ``3 d d_ff`` for the
+    feed-forward (``d_ff = 0``: none); norms and biases left out.
+    """
+    d_ff = nonnegative_int("d_ff", d_ff)
+    d = shape.d_model
+    return int(2 * d * d + 2 * d * shape.d_kv + 3 * d * d_ff)
 
 
 def hybrid(T, shape: ModelShape = ModelShape(), attention_ratio: float = 1 / 8, d_state: int = 16,

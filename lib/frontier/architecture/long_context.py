@@ -40,6 +40,7 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 
 from .. import hardware as _hardware
+from ..env import torch_threads
 from ..validation import choice, int_array, nonnegative_int, positive_float, positive_int
 from ..validation import rng as _rng
 from .params import BYTES_PER_PARAM, ModelConfig, kv_cache_bytes, weight_bytes
@@ -77,6 +78,12 @@ __all__ = [
     "RingAttentionPlan",
     "ring_attention_plan",
     "ring_min_block_tokens",
+    "PasskeyTask",
+    "passkey_batch",
+    "passkey_loss",
+    "passkey_probe",
+    "rope_scaled_copy",
+    "effective_context",
 ]
 
 #: Methods understood by :func:`scaled_inv_freq`.
@@ -384,7 +391,7 @@ def streaming_kept_positions(t: int, window: int, n_sink: int = 4) -> np.ndarray
 
     The first ``n_sink`` tokens (the attention sinks) stay for ever; of the
     rest, only the ``window`` most recent (the current token included) are
-    kept.  ``n_sink = 0`` is a plain sliding-window cache.  Xiao et al. 2023
+    kept.  ``n_sink = 0`` is a plain sliding-window cache.  Xiao et al. 2024
     keep 4 sinks and a recent window (512 by default in their ``kv_cache.py``).
 
     Returns a sorted int64 array of at most ``n_sink + window`` positions.
@@ -494,3 +501,156 @@ def ring_min_block_tokens(cfg: ModelConfig, flops_per_second: float, bytes_per_s
     B_ = positive_float("bytes_per_second", bytes_per_second)
     b = _kv_element_bytes(precision)
     return cfg.n_kv_heads * b * F_ / (2.0 * cfg.n_heads * B_)
+
+
+# --------------------------------------------------------------------------- an experiment: recall across a distance
+@dataclass(frozen=True)
+class PasskeyTask:
+    """Retrieve a value planted somewhere in filler: a needle in a haystack for a tiny model.
+
+    Vocabulary: ``0`` BOS; ``1 .. n_filler`` filler tokens (uniform noise);
+    then ``n_keys`` key tokens, ``n_values`` value tokens, and one query
+    token.  A sequence of ``seq_len`` tokens is ``BOS``, filler, with one
+    *needle* (a key followed by its value) at some position, and ends with
+    ``QUERY key value``: predicting the last token means finding the needle,
+    however far back it sits.  Only that answer is scored.
+    """
+
+    n_filler: int = 16
+    n_keys: int = 8
+    n_values: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("n_filler", "n_keys", "n_values"):
+            positive_int(name, getattr(self, name))
+
+    @property
+    def first_key(self) -> int:
+        return 1 + self.n_filler
+
+    @property
+    def first_value(self) -> int:
+        return self.first_key + self.n_keys
+
+    @property
+    def query_token(self) -> int:
+        return self.first_value + self.n_values
+
+    @property
+    def vocab_size(self) -> int:
+        return self.query_token + 1
+
+
+def passkey_batch(task: PasskeyTask, batch: int, seq_len: int, rng, depth: Optional[float] = None):
+    """Sequences of :class:`PasskeyTask`: ``(tokens (batch, seq_len) int64 tensor, needle positions (batch,))``.
+
+    The needle's key sits at a position ``p`` in ``1 .. seq_len - 5`` and its
+    value at ``p + 1``; ``depth`` in ``[0, 1]`` puts every needle at the same
+    relative place (0: right after BOS, 1: just before the query), ``None``
+    draws it uniformly.  The answer (last token) is ``seq_len - 1 - (p + 1)``
+    tokens after the value it copies.
+    """
+    import torch
+
+    if not isinstance(task, PasskeyTask):
+        raise TypeError(f"task must be a PasskeyTask, got {type(task).__name__}")
+    batch = positive_int("batch", batch)
+    seq_len = positive_int("seq_len", seq_len)
+    if seq_len < 6:
+        raise ValueError(f"seq_len must be at least 6 (BOS, a needle, filler, query, key, value), got {seq_len}")
+    g = _rng(rng)
+    last = seq_len - 5                                     # the last key position that leaves room for filler
+    if depth is None:
+        pos = g.integers(1, last + 1, size=batch)
+    else:
+        d = float(depth)
+        if not 0.0 <= d <= 1.0:
+            raise ValueError(f"depth must be in [0, 1], got {depth}")
+        pos = np.full(batch, 1 + int(round(d * (last - 1))))
+    tokens = g.integers(1, 1 + task.n_filler, size=(batch, seq_len))
+    tokens[:, 0] = 0
+    keys = task.first_key + g.integers(0, task.n_keys, size=batch)
+    values = task.first_value + g.integers(0, task.n_values, size=batch)
+    rows = np.arange(batch)
+    tokens[rows, pos], tokens[rows, pos + 1] = keys, values
+    tokens[:, -3], tokens[:, -2], tokens[:, -1] = task.query_token, keys, values
+    return torch.from_numpy(tokens.astype(np.int64)), pos
+
+
+def passkey_loss(model, tokens):
+    """``(model, tokens) -> (loss, {"accuracy"})``: cross-entropy of the last token only (nats), for ``train``."""
+    import torch
+
+    logits = model(tokens[:, :-1]).logits[:, -1]
+    loss = torch.nn.functional.cross_entropy(logits, tokens[:, -1])
+    return loss, {"accuracy": (logits.argmax(-1) == tokens[:, -1]).float().mean()}
+
+
+def passkey_probe(model, task: PasskeyTask, seq_lens, depths, n: int = 128, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Accuracy and loss of the answer for every ``(seq_len, depth)`` pair: a needle-in-a-haystack grid.
+
+    Returns ``{"seq_lens" (S,), "depths" (D,), "accuracy" (S, D), "loss" (S, D) nats}``,
+    each cell from ``n`` fresh sequences (seeded, the same for every model).
+    """
+    import torch
+
+    lens = [positive_int("seq_len", t) for t in np.atleast_1d(seq_lens)]
+    depths = np.atleast_1d(np.asarray(depths, dtype=np.float64))
+    acc = np.zeros((len(lens), depths.size))
+    loss = np.zeros_like(acc)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), torch_threads(1):             # tiny matrices: one thread is fastest and fair to others
+        for i, T in enumerate(lens):
+            for j, d in enumerate(depths):
+                tokens, _ = passkey_batch(task, positive_int("n", n), T, np.random.default_rng([seed, i, j]), d)
+                logits = model(tokens[:, :-1]).logits[:, -1]
+                loss[i, j] = torch.nn.functional.cross_entropy(logits, tokens[:, -1]).item()
+                acc[i, j] = (logits.argmax(-1) == tokens[:, -1]).float().mean().item()
+    model.train(was_training)
+    return {"seq_lens": np.asarray(lens), "depths": depths, "accuracy": acc, "loss": loss}
+
+
+def rope_scaled_copy(model, method: str, scale: float, original_context: int):
+    """A copy of a :class:`frontier.models.TinyLM` whose RoPE is extended by ``method`` at ``scale``.
+
+    Every attention block gets the inverse frequencies of
+    :func:`scaled_inv_freq` (from the model's own ``rope_theta`` and head
+    size); YaRN's attention factor ``f`` multiplies every score by ``f**2``,
+    which we apply by scaling the query projection by ``f**2`` (scores are
+    linear in the query).  ``"rope"`` returns an unchanged copy.  The original
+    model is not modified.
+    """
+    import copy
+
+    choice("method", method, ROPE_METHODS)
+    cfg = getattr(model, "config", None)
+    blocks = getattr(model, "blocks", None)
+    if cfg is None or blocks is None or not all(hasattr(b, "attn") and hasattr(b.attn, "inv_freq") for b in blocks):
+        raise TypeError("model must be a frontier.models.TinyLM (blocks with RoPE attention)")
+    inv, factor = scaled_inv_freq(method, cfg.head_dim, scale, base=cfg.rope_theta,
+                                  original_context=positive_int("original_context", original_context))
+    out = copy.deepcopy(model)
+    import torch
+
+    with torch.no_grad():
+        for block in out.blocks:
+            block.attn.inv_freq = np.asarray(inv, dtype=np.float64)
+            block.attn.q.weight.mul_(factor ** 2)
+    return out
+
+
+def effective_context(probe: Dict[str, np.ndarray], threshold: float = 0.9) -> int:
+    """The longest probed length at which the needle is found at every depth with at least ``threshold`` accuracy.
+
+    0 when even the shortest length fails.  (Advertised context is what a
+    model accepts; effective context is what it uses.)
+    """
+    threshold = float(threshold)
+    ok = probe["accuracy"].min(axis=1) >= threshold
+    best = 0
+    for T, good in zip(probe["seq_lens"], ok):
+        if not good:
+            break
+        best = int(T)
+    return best

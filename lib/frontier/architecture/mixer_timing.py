@@ -11,8 +11,15 @@ The two sequence mixers, forward only, float32, causal:
   the CPU, :func:`frontier.kernels.attention.attention_cupy` on a GPU).  Work
   grows like ``T**2``.
 
-Projections and everything else in the layers are left out: they cost the
-same per token in both and would only hide the difference.  On the CPU both
+Projections and everything else in the layers are left out, so this times
+only the term whose growth in ``T`` differs.  The projections do *not* cost
+the same in both: a Mamba block's in- and out-projections take ``12 d^2``
+FLOPs per token (``d_inner = 2 d``) against attention's ``8 d^2``, so whole
+blocks are much closer than the mixers alone.  At a 7B-class width and
+``T = 100K`` the scan does about 900 times fewer FLOPs than ``Q K^T`` and
+``P V``, but a whole Mamba block only about 4.5 times fewer than a whole
+attention block (:func:`frontier.architecture.costs.mamba` against
+:func:`~frontier.architecture.costs.dense`; lesson 1.3 prints both).  On the CPU both
 mixers run on one thread and are timed by that thread's CPU time
 (``clock="thread"`` of :func:`frontier.timing.time_callable`): the question
 is how cost grows with ``T``, and this keeps the operating system's

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import math
+
 import numpy as np
 import torch
 
@@ -63,6 +65,9 @@ __all__ = [
     "MoELayer",
     "token_clusters",
     "fit_router_to_preferences",
+    "expert_parallel_bytes_per_token",
+    "moe_layer_parameters",
+    "expert_combinations",
 ]
 
 
@@ -183,3 +188,51 @@ def route_with_router(x: torch.Tensor, router_weight: torch.Tensor, d_ff: int, k
     with torch.no_grad():
         layer.router.weight.copy_(router_weight)
         return layer(x)
+
+
+# --------------------------------------------------------------------------- systems arithmetic
+def expert_parallel_bytes_per_token(d_model: int, k: int, n_devices: int, bytes_per_element: float = 2.0) -> float:
+    """Bytes one token sends over the network per MoE layer under expert parallelism (bytes).
+
+    With the experts spread evenly over ``n_devices`` devices, each token's
+    hidden vector (``d_model`` elements) is sent to the device of each of its
+    ``k`` experts (the *dispatch* all-to-all) and each expert's output comes
+    back (the *combine* all-to-all): ``2 k d_model`` elements, of which a
+    fraction ``(n_devices - 1) / n_devices`` leaves the device under uniform
+    routing.  Mixtral in bf16 over 8 devices: 2 * 2 * 4096 * 2 * 7/8 = 28,672
+    bytes per token per layer.  (Tensor parallelism inside each expert and
+    capacity padding add to this; top-k routing to the local device saves.)
+    """
+    d_model, k, n_devices = positive_int("d_model", d_model), positive_int("k", k), positive_int("n_devices", n_devices)
+    e = positive_float("bytes_per_element", bytes_per_element)
+    return 2.0 * k * d_model * e * (n_devices - 1) / n_devices
+
+
+def moe_layer_parameters(d_model: int, d_ff: int, n_routed: int, k: int, n_shared: int = 0) -> dict:
+    """Stored and active feed-forward parameters of one MoE layer with SwiGLU experts (counts).
+
+    ``n_routed`` experts chosen ``k`` at a time by a router (``d_model *
+    n_routed``), plus ``n_shared`` experts every token always uses
+    (DeepSeekMoE's *shared experts*), each expert ``3 d_model d_ff``.
+    Returns ``{"stored", "active", "router"}``.  Splitting every expert into
+    ``m`` experts of width ``d_ff / m`` and routing ``m k`` of them
+    (*fine-grained experts*) keeps ``stored`` and ``active`` (up to the router)
+    while :func:`expert_combinations` grows enormously.
+    """
+    d_model, d_ff = positive_int("d_model", d_model), positive_int("d_ff", d_ff)
+    n_routed, k = positive_int("n_routed", n_routed), positive_int("k", k)
+    n_shared = nonnegative_int("n_shared", n_shared)
+    if k > n_routed:
+        raise ValueError(f"k ({k}) cannot exceed n_routed ({n_routed})")
+    expert = 3 * d_model * d_ff
+    router = d_model * n_routed
+    return {"stored": (n_routed + n_shared) * expert + router,
+            "active": (k + n_shared) * expert + router, "router": router}
+
+
+def expert_combinations(n_routed: int, k: int) -> int:
+    """How many different sets of ``k`` experts a token can be sent to: ``C(n_routed, k)``."""
+    n_routed, k = positive_int("n_routed", n_routed), positive_int("k", k)
+    if k > n_routed:
+        raise ValueError(f"k ({k}) cannot exceed n_routed ({n_routed})")
+    return math.comb(n_routed, k)

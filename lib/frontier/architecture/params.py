@@ -37,6 +37,7 @@ __all__ = [
     "parameter_breakdown",
     "total_parameters",
     "active_parameters",
+    "matmul_parameters",
     "forward_flops_per_token",
     "training_flops",
     "weight_bytes",
@@ -152,19 +153,44 @@ def active_parameters(cfg: ModelConfig) -> int:
     return parameter_breakdown(cfg, active=True)["total"]
 
 
+def matmul_parameters(cfg: ModelConfig) -> int:
+    """Active parameters that take part in a matrix product for each token (count).
+
+    The active parameters without the input embedding: looking up a token's
+    row is a gather (a memory read), not a multiply.  The output head stays,
+    tied or not: it is a real ``(h, V)`` matrix product.  LLaMA-2 7B:
+    6,607,343,616; Mixtral 8x7B: 12,748,853,248.
+    """
+    b = parameter_breakdown(cfg, active=True)
+    head = cfg.vocab_size * cfg.d_model if cfg.tied_embeddings else 0
+    return b["total"] - b["embedding"] + head
+
+
 def forward_flops_per_token(cfg: ModelConfig, context: int) -> float:
     """Forward FLOPs for one token at a given context length (FLOPs).
 
-    Kaplan et al. 2020, Table 1: ``2*N + 2*n_layer*n_ctx*d_attn`` with ``N``
-    the active parameters.  (Kaplan's ``N`` leaves out embeddings; we use the
-    active count including them, a difference below 1% for these models.)
+    Kaplan et al. 2020, Table 1: ``2*N + 2*n_layer*n_ctx*d_attn``, with
+    ``N`` = :func:`matmul_parameters`: every active weight that multiplies,
+    the untied output head included (``2 V h``), the embedding lookup not
+    (it is a gather, no FLOPs).  Kaplan's own ``N`` also leaves out the
+    embedding parameters.  Mixtral 8x7B at context 1: about 2.55e10; counting
+    the lookup as a matmul would add ``2 V h`` = 2.6e8, about 1.0% of that
+    (1.9% for LLaMA-2 7B).
     """
     _positive_int("context", context)
-    return 2.0 * active_parameters(cfg) + 2.0 * cfg.n_layers * context * cfg.d_attn
+    return 2.0 * matmul_parameters(cfg) + 2.0 * cfg.n_layers * context * cfg.d_attn
 
 
 def training_flops(cfg: ModelConfig, tokens: float) -> float:
-    """Training FLOPs for ``tokens`` tokens, ``6 * N_active * D`` (FLOPs)."""
+    """Training FLOPs for ``tokens`` tokens by the ``6 * N * D`` rule (FLOPs).
+
+    ``N`` is *all* active parameters, embedding included: the convention of
+    published ``6ND`` estimates (LLaMA-2 70B on 2T tokens: 8.28e23).  It
+    treats the embedding lookup like a matmul, an overcount of ``6 V h D``
+    (0.4% for LLaMA-2 70B, 1.9% for LLaMA-2 7B), and leaves out attention's
+    ``T``-dependent term; use ``3 * forward_flops_per_token`` for the count
+    without the lookup.
+    """
     if tokens <= 0:
         raise ValueError(f"tokens must be positive, got {tokens}")
     return 6.0 * active_parameters(cfg) * float(tokens)

@@ -46,6 +46,7 @@ to ``u``'s dtype, as the official reference does; ``last_state`` is float32.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -62,6 +63,8 @@ __all__ = [
     "selective_scan_ref", "selective_scan", "selective_scan_parallel",
     "selective_scan_torch_loop", "selective_scan_autograd", "linear_scan", "associative_scan", "scan_schedule",
     "discretize", "scan_work", "random_scan_inputs", "DISCRETIZATIONS", "simulate_discretizations",
+    "MambaBlockWeights", "random_mamba_weights", "mamba_block", "causal_depthwise_conv",
+    "lti_kernel", "causal_convolution",
 ]
 
 
@@ -386,3 +389,164 @@ def simulate_discretizations(delta: float = 0.5, a: float = -2.0, signal: str = 
         paths[method] = hk
         errors[method] = float(np.max(np.abs(hk - h[::sub])))
     return {"t_fine": t_fine, "h_exact": h, "t_k": t_k, "u_k": u_k, "h": paths, "errors": errors}
+
+
+# --------------------------------------------------------------------------- #
+# The Mamba block around the scan
+# --------------------------------------------------------------------------- #
+@dataclass
+class MambaBlockWeights:
+    """The weights of one Mamba block (Gu & Dao 2023, Fig. 3; mamba-minimal's names), torch tensors.
+
+    Letters: ``D_m`` d_model, ``E`` d_inner (``expand * D_m``), ``N`` d_state,
+    ``R`` dt_rank, ``k`` d_conv.
+
+    * ``in_proj`` ``(2E, D_m)``: the input ``x`` and the gate ``z``;
+    * ``conv_weight`` ``(E, k)``, ``conv_bias`` ``(E,)``: the short causal depthwise convolution;
+    * ``x_proj`` ``(R + 2N, E)``: reads the low-rank step ``dt``, ``B`` and ``C`` off each token;
+    * ``dt_proj`` ``(E, R)``, ``dt_bias`` ``(E,)``: ``delta = softplus(dt_proj(dt) + dt_bias)``;
+    * ``A_log`` ``(E, N)``: ``A = -exp(A_log)``; ``D`` ``(E,)``: the skip;
+    * ``out_proj`` ``(D_m, E)``.
+    """
+
+    in_proj: torch.Tensor
+    conv_weight: torch.Tensor
+    conv_bias: torch.Tensor
+    x_proj: torch.Tensor
+    dt_proj: torch.Tensor
+    dt_bias: torch.Tensor
+    A_log: torch.Tensor
+    D: torch.Tensor
+    out_proj: torch.Tensor
+
+    @property
+    def sizes(self) -> Dict[str, int]:
+        """``d_model``, ``d_inner``, ``d_state``, ``dt_rank``, ``d_conv``."""
+        E, N = self.A_log.shape
+        return {"d_model": int(self.in_proj.shape[1]), "d_inner": int(E), "d_state": int(N),
+                "dt_rank": int(self.dt_proj.shape[1]), "d_conv": int(self.conv_weight.shape[1])}
+
+    def n_parameters(self) -> int:
+        return int(sum(getattr(self, f.name).numel() for f in fields(self)))
+
+    @classmethod
+    def from_module(cls, block) -> "MambaBlockWeights":
+        """Copy the weights of a selective block of :class:`frontier.models.TinySSM` (``model.blocks[i]``)."""
+        for name in ("in_proj", "conv", "x_proj", "dt_proj", "dt_bias", "A_log", "D", "out_proj"):
+            if not hasattr(block, name):
+                raise TypeError(f"block must be a selective TinySSM block (model.blocks[i]); it has no {name!r}")
+        with torch.no_grad():
+            return cls(block.in_proj.weight.clone(), block.conv.weight[:, 0].clone(), block.conv.bias.clone(),
+                       block.x_proj.weight.clone(), block.dt_proj.weight.clone(), block.dt_bias.clone(),
+                       block.A_log.clone(), block.D.clone(), block.out_proj.weight.clone())
+
+
+def random_mamba_weights(d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4, dt_rank: int = 0,
+                         seed: int = 0, dtype=torch.float64) -> MambaBlockWeights:
+    """Weights of a Mamba block initialised as mamba-minimal does (``dt_rank = 0``: ``ceil(d_model / 16)``).
+
+    ``A = -(1, ..., N)`` in every channel; ``delta`` starts between 0.001 and
+    0.1 (the bias is the inverse softplus of a log-uniform draw); the
+    projections are Gaussian with standard deviation ``1/sqrt(fan_in)``.
+    """
+    Dm = positive_int("d_model", d_model)
+    N, k = positive_int("d_state", d_state), positive_int("d_conv", d_conv)
+    E = positive_int("expand", expand) * Dm
+    R = int(dt_rank) or math.ceil(Dm / 16)
+    g = torch.Generator().manual_seed(int(seed))
+
+    def normal(*shape, fan_in):
+        return torch.randn(*shape, generator=g, dtype=dtype) / math.sqrt(fan_in)
+
+    dt = torch.exp(torch.rand(E, generator=g, dtype=dtype) * (math.log(0.1) - math.log(0.001)) + math.log(0.001))
+    return MambaBlockWeights(
+        in_proj=normal(2 * E, Dm, fan_in=Dm), conv_weight=normal(E, k, fan_in=k),
+        conv_bias=torch.zeros(E, dtype=dtype), x_proj=normal(R + 2 * N, E, fan_in=E),
+        dt_proj=normal(E, R, fan_in=R), dt_bias=dt + torch.log(-torch.expm1(-dt)),
+        A_log=torch.log(torch.arange(1, N + 1, dtype=dtype)).repeat(E, 1), D=torch.ones(E, dtype=dtype),
+        out_proj=normal(Dm, E, fan_in=E))
+
+
+def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor = None) -> torch.Tensor:
+    """``y[b, e, t] = bias[e] + sum_j weight[e, j] * x[b, e, t - (k - 1) + j]`` (zeros before the start).
+
+    ``x`` ``(b, E, l)``, ``weight`` ``(E, k)``, ``bias`` ``(E,)``; returns
+    ``(b, E, l)``.  Each channel has its own filter of ``k`` taps that sees
+    the current token and the ``k - 1`` before it, as ``nn.Conv1d(E, E, k,
+    groups=E, padding=k - 1)`` cut to the first ``l`` outputs computes it.
+    """
+    if x.ndim != 3 or weight.ndim != 2 or weight.shape[0] != x.shape[1]:
+        raise ValueError(f"x must be (b, E, l) and weight (E, k), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    k, l = weight.shape[1], x.shape[-1]
+    padded = torch.nn.functional.pad(x, (k - 1, 0))
+    y = sum(weight[None, :, j, None] * padded[..., j:j + l] for j in range(k))
+    return y if bias is None else y + bias[None, :, None]
+
+
+def mamba_block(x: torch.Tensor, w: MambaBlockWeights, return_parts: bool = False):
+    """One Mamba block (no norm, no residual): ``x`` ``(b, l, d_model)`` -> ``(b, l, d_model)``.
+
+    1. ``in_proj`` splits each token into ``u`` and the gate ``z``, ``(b, E, l)`` each;
+    2. ``u`` goes through the causal depthwise convolution and SiLU;
+    3. ``x_proj`` reads ``dt`` ``(b, R, l)``, ``B`` and ``C`` ``(b, N, l)`` off ``u``;
+    4. ``delta = softplus(dt_proj(dt) + dt_bias)`` ``(b, E, l)``, positive;
+    5. the selective scan with ``A = -exp(A_log)`` and the skip ``D``, times ``silu(z)``;
+    6. ``out_proj`` back to ``d_model``.
+
+    With ``return_parts`` also returns a dict of every intermediate by name
+    (``u``, ``z``, ``u_conv``, ``dt``, ``delta``, ``B``, ``C``, ``y``).  The scan
+    is :func:`selective_scan_torch_loop`, so this is differentiable.
+    """
+    if not isinstance(w, MambaBlockWeights):
+        raise TypeError(f"w must be MambaBlockWeights, got {type(w).__name__}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != w.in_proj.shape[1]:
+        raise ValueError(f"x must be a (batch, seq_len, {w.in_proj.shape[1]}) tensor")
+    sz = w.sizes
+    E, N, R = sz["d_inner"], sz["d_state"], sz["dt_rank"]
+    x = x.to(w.in_proj.dtype)
+    u, z = (x @ w.in_proj.T).transpose(1, 2).split([E, E], dim=1)                 # (b, E, l) each
+    u_conv = torch.nn.functional.silu(causal_depthwise_conv(u, w.conv_weight, w.conv_bias))
+    dt, B, C = (w.x_proj @ u_conv).split([R, N, N], dim=1)                       # (b, R|N|N, l)
+    delta = torch.nn.functional.softplus(w.dt_proj @ dt + w.dt_bias[None, :, None])   # (b, E, l)
+    y = selective_scan_torch_loop(u_conv, delta, -torch.exp(w.A_log), B, C, D=w.D, z=z)
+    out = (w.out_proj @ y).transpose(1, 2)                                          # (b, l, d_model)
+    if not return_parts:
+        return out
+    return out, {"u": u, "z": z, "u_conv": u_conv, "dt": dt, "delta": delta, "B": B, "C": C, "y": y}
+
+
+# --------------------------------------------------------------------------- #
+# Time-invariant SSMs are convolutions
+# --------------------------------------------------------------------------- #
+def lti_kernel(A, B, C, delta, length: int, method: str = "mamba") -> np.ndarray:
+    """The convolution kernel of a time-invariant diagonal SSM: ``K[e, j] = sum_n C[e,n] Abar[e,n]^j Bbar[e,n]``.
+
+    ``A``, ``B``, ``C`` ``(E, N)`` (one system per channel, fixed in time),
+    ``delta`` ``(E,)`` or a float; discretised by :func:`discretize`.
+    Returns ``(E, length)``.  With ``h_t = Abar h_{t-1} + Bbar u_t`` and
+    ``y_t = C h_t``, unrolling gives ``y_t = sum_j K[:, j] u_{t-j}``: the whole
+    layer is one causal convolution, computable in parallel (by FFT) without a
+    scan.  A selective model's ``delta``, ``B`` and ``C`` change with the
+    token, so no single kernel exists and it must scan.
+    """
+    A, B, C = (np.asarray(a, dtype=np.float64) for a in (A, B, C))
+    if A.ndim != 2 or B.shape != A.shape or C.shape != A.shape:
+        raise ValueError(f"A, B and C must all have shape (E, N), got {A.shape}, {B.shape}, {C.shape}")
+    length = positive_int("length", length)
+    delta = np.broadcast_to(np.asarray(delta, dtype=np.float64), A.shape[:1])[:, None]
+    Abar, Bbar = discretize(A, B, delta, method)
+    powers = Abar[:, :, None] ** np.arange(length)[None, None, :]                 # (E, N, length)
+    return np.einsum("en,enj,en->ej", C, powers, Bbar)
+
+
+def causal_convolution(u, kernel) -> np.ndarray:
+    """``y[b, e, t] = sum_{j <= t} kernel[e, j] * u[b, e, t - j]``: ``u`` ``(b, E, l)``, ``kernel`` ``(E, >= l)``."""
+    u = np.asarray(u, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if u.ndim != 3 or kernel.ndim != 2 or kernel.shape[0] != u.shape[1] or kernel.shape[1] < u.shape[2]:
+        raise ValueError(f"u must be (b, E, l) and kernel (E, >= l), got {u.shape} and {kernel.shape}")
+    l = u.shape[2]
+    y = np.zeros_like(u)
+    for j in range(l):
+        y[..., j:] += kernel[None, :, j, None] * u[..., :l - j]
+    return y

@@ -772,7 +772,7 @@ class _Scan:
         return b, d, l, self.A.shape[1]
 
     def delta_eff(self) -> np.ndarray:
-        """delta after the bias and the softplus have been applied: ``(b, d, l)``."""
+        """delta plus ``delta_bias`` (when given), ``(b, d, l)``; softplus is NOT applied here (callers apply it when ``delta_softplus``)."""
         dt = self.delta if self.delta_bias is None else self.delta + self.delta_bias[:, None]
         return dt
 

@@ -16,6 +16,7 @@ from .theme import COLORS, apply_theme
 
 __all__ = ["METHOD_LABELS", "ATTENTION_OPTIONS", "make_rope_scaling_figure", "make_kv_cache_figure",
            "make_streaming_figure", "make_ring_attention_figure", "make_sink_experiment_figure",
+           "make_context_extension_figure", "make_haystack_figure",
            "rope_scaling_explorer", "kv_cache_explorer", "streaming_cache_explorer", "ring_attention_explorer"]
 
 METHOD_LABELS: Dict[str, str] = {"rope": "RoPE (no scaling)", "pi": "position interpolation",
@@ -323,4 +324,75 @@ def make_sink_experiment_figure(position_loss: Mapping[str, np.ndarray], bos_mas
     apply_theme(fig, title, dict(summary=summary, bos_mass=bos_mass.round(4).tolist(), train_len=train_len,
                                  window=window, n_sink=n_sink), height=430)
     fig.update_layout(legend=dict(orientation="h", y=-0.2, x=0))
+    return fig
+
+
+def make_context_extension_figure(probes: Mapping[str, Mapping[str, np.ndarray]], train_len: int) -> go.Figure:
+    """Answer accuracy and loss against the needle's position, one line per extended model.
+
+    Args:
+        probes: label -> a :func:`frontier.architecture.long_context.passkey_probe`
+            result at one length (its first row is drawn).  A label that ends
+            in "+ fine-tune" is drawn solid, others dashed; the method is the
+            label's first word (``rope``, ``pi``, ``ntk``, ``yarn``).
+        train_len: the pre-training length; needles before ``seq_len -
+            train_len`` are further from the answer than any distance seen in
+            pre-training (shaded).
+    """
+    if not probes:
+        raise ValueError("probes must not be empty")
+    train_len = positive_int("train_len", train_len)
+    panels = Panels(1, 2, ("answer accuracy", "answer loss (nats)"), hspace=0.1)
+    data, summary, seq_len = [], {}, None
+    for label, probe in probes.items():
+        T = int(np.atleast_1d(probe["seq_lens"])[0])
+        seq_len = T if seq_len is None else seq_len
+        if T != seq_len:
+            raise ValueError(f"every probe must be at the same length; got {seq_len} and {T}")
+        position = 1 + np.asarray(probe["depths"], dtype=float) * (T - 6)
+        method = label.split()[0].lower()
+        style = dict(color=METHOD_COLOURS.get(method, "#000000"), width=2,
+                     dash="solid" if label.endswith("fine-tune") else "dash")
+        for col, field in ((1, "accuracy"), (2, "loss")):
+            data.append(go.Scatter(x=position, y=np.asarray(probe[field])[0], mode="lines+markers", name=label,
+                                   legendgroup=label, showlegend=col == 1, line=style, **panels.ref(1, col)))
+        summary[label] = dict(accuracy=float(np.mean(probe["accuracy"][0])), loss=float(np.mean(probe["loss"][0])))
+    for c in (1, 2):
+        panels.axis(1, c, "x", title_text=f"needle position in a {seq_len}-token sequence")
+    layout = dict(panels.layout)
+    far = seq_len - train_len
+    layout["shapes"] = [dict(type="rect", xref=panels.ref(1, c)["xaxis"], yref=f"{panels.ref(1, c)['yaxis']} domain",
+                             x0=0, x1=far, y0=0, y1=1, fillcolor="#BBBBBB", opacity=0.25, line=dict(width=0))
+                        for c in (1, 2)]
+    fig = go.Figure(data=data, layout=layout)
+    apply_theme(fig, f"Extending a model trained on {train_len} tokens to {seq_len} (grey: farther than any "
+                     "distance seen in pre-training)", dict(summary=summary, seq_len=seq_len, train_len=train_len),
+                height=430)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
+    return fig
+
+
+def make_haystack_figure(probes: Mapping[str, Mapping[str, np.ndarray]], threshold: float = 0.9) -> go.Figure:
+    """Needle-in-a-haystack heatmaps: accuracy by sequence length (rows) and needle depth (columns), per model.
+
+    ``probes``: label -> a :func:`~frontier.architecture.long_context.passkey_probe`
+    result over several lengths.  Each title gives the *effective context*
+    (:func:`~frontier.architecture.long_context.effective_context` at ``threshold``).
+    """
+    if not probes:
+        raise ValueError("probes must not be empty")
+    effective = {label: lc.effective_context(p, threshold) for label, p in probes.items()}
+    panels = Panels(1, len(probes), tuple(f"{label}: effective {effective[label]}" for label in probes), hspace=0.08)
+    data = []
+    for i, (label, p) in enumerate(probes.items()):
+        acc = np.asarray(p["accuracy"], dtype=float)
+        data.append(go.Heatmap(z=acc, x=[f"{d:.0%}" for d in p["depths"]], y=[str(t) for t in p["seq_lens"]],
+                               zmin=0, zmax=1, colorscale="RdYlGn", text=acc.round(2), texttemplate="%{text}",
+                               showscale=i == len(probes) - 1, **panels.ref(1, i + 1)))
+    for i in range(len(probes)):
+        panels.axis(1, i + 1, "x", title_text="needle depth")
+    panels.axis(1, 1, "y", title_text="sequence length")
+    fig = go.Figure(data=data, layout=dict(panels.layout))
+    apply_theme(fig, f"Needle in a haystack: accuracy (effective context = longest length with >= {threshold:.0%} "
+                     "at every depth)", dict(effective=effective, threshold=threshold), height=380)
     return fig

@@ -239,22 +239,37 @@ def make_recall_figure(results: Sequence[Mapping[str, object]],
                        title: str = "Associative recall against state size") -> go.Figure:
     """Accuracy against recurrent-state size for SSMs, with attention as a horizontal reference.
 
-    ``results``: records with ``model`` (``"ssm"`` or ``"attention"``),
-    ``accuracy`` and, for SSMs, ``state`` (numbers per layer) and ``d_state``.
+    ``results``: records with ``model`` (``"ssm"``, ``"hybrid"`` or
+    ``"attention"``), ``accuracy``, optionally ``params`` (parameter count,
+    shown in the labels) and, for SSMs and hybrids, ``state`` (numbers per
+    Mamba layer) and ``d_state``.  Hybrids are drawn as separate markers.
     """
+    def label(r):
+        extra = f", {r['params'] / 1e3:.1f}K params" if r.get("params") else ""
+        return f"N={r['d_state']}{extra}" if r.get("d_state") else extra.lstrip(", ")
+
     ssm_rows = sorted((r for r in results if r["model"] == "ssm"), key=lambda r: r["state"])
+    hyb = [r for r in results if r["model"] == "hybrid"]
     att = [r for r in results if r["model"] == "attention"]
     if not ssm_rows:
         raise ValueError("results must contain at least one SSM record")
     data = [dict(type="scatter", x=[r["state"] for r in ssm_rows], y=[r["accuracy"] for r in ssm_rows],
-                 mode="lines+markers+text", text=[f"N={r['d_state']}" for r in ssm_rows],
+                 mode="lines+markers+text", text=[label(r) for r in ssm_rows],
                  textposition="top center", name="SSM", line=dict(color=METHOD_COLORS["mamba"]),
                  marker=dict(size=10))]
-    xs = [r["state"] for r in ssm_rows]
+    if hyb:
+        data.append(dict(type="scatter", x=[r["state"] for r in hyb], y=[r["accuracy"] for r in hyb],
+                         mode="markers+text", text=[label(r) for r in hyb], textposition="bottom center",
+                         name="hybrid (Mamba + one attention block)",
+                         marker=dict(size=12, symbol="diamond", color=METHOD_COLORS["hybrid"])))
+    xs = [r["state"] for r in ssm_rows + hyb]
     for r in att:
+        name = "attention (keeps every token)" + (f", {r['params'] / 1e3:.1f}K params" if r.get("params") else "")
         data.append(dict(type="scatter", x=[min(xs) / 1.5, max(xs) * 1.5], y=[r["accuracy"]] * 2, mode="lines",
-                         name="attention (keeps every token)", line=dict(color=METHOD_COLORS["dense"], dash="dash")))
-    layout = {"xaxis": dict(type="log", title="recurrent state per layer (numbers: d_inner x d_state)"),
+                         name=name, line=dict(color=METHOD_COLORS["dense"], dash="dash")))
+    layout = {"xaxis": dict(type="log", title="recurrent state per Mamba layer (numbers: d_inner x d_state)"),
               "yaxis": dict(title="recall accuracy", range=[0, 1.05])}
-    meta = {"ssm": [(r["state"], r["accuracy"]) for r in ssm_rows], "attention": [r["accuracy"] for r in att]}
+    meta = {"ssm": [(r["state"], r["accuracy"]) for r in ssm_rows], "attention": [r["accuracy"] for r in att],
+            "hybrid": [(r["state"], r["accuracy"]) for r in hyb],
+            "params": {label(r) or r["model"]: r.get("params") for r in results}}
     return themed_figure(data, layout, title, meta, height=400)
