@@ -41,6 +41,9 @@ help:
 	@echo "make app NB=..        serve one lesson as a web app (Voila)"
 	@echo "make html             executed notebooks -> build/html/ (figures work offline)"
 	@echo "make colab-check      run every lesson under Colab's package versions (.venv-colab)"
+	@echo "make site             the course website: executed lessons -> build/site/ (Sphinx, offline; SITE_SRC=..)"
+	@echo "make test-site        the website in Chromium: navigation, search, a figure (screenshots)"
+	@echo "make class-rehearsal  (root) JupyterHub + nbgrader exchange with real Unix users, 30 students at once"
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -168,3 +171,57 @@ colab-check: $(COLAB_STAMP)
 html: setup
 	@find $(HTML_SRC) -name '*.ipynb' 2>/dev/null | grep -q . || $(MAKE) --no-print-directory notebooks
 	$(PY) -m frontier.notebooks html $(HTML_SRC) $(HTML_OUT)
+
+# ---------------------------------------------------------------------------------------------------------------
+# The course website and the class JupyterHub (issue 21; docs/deploy.md).
+#   make site             executed lessons (SITE_SRC, default build/executed = SMOKE runs from `make notebooks`, so
+#                         every page says so) -> build/site/ with Sphinx + myst-nb + sphinx-book-theme, offline.
+#                         The published site: SITE_SRC=<full-mode executions> (.github/workflows/site.yml).
+#   make test-site        the site's browser test (three pages, navigation, search, a figure; screenshots)
+#   make class-rehearsal  JupyterHub on 127.0.0.1, real Unix users, nbgrader's exchange, 1 instructor + 4 students,
+#                         then 30 students at once (as root; tests/test_class_rehearsal.py)
+
+SITE_SRC     ?= build/executed
+SITE_STAGE   ?= build/site-src
+SITE_OUT     ?= build/site
+SITE_STAMP   := $(VENV)/.frontier-site-installed
+HUB_STAMP    := $(VENV)/.frontier-hub-installed
+HUB_NPM      ?= build/hub-npm
+CHP_VERSION  ?= 4.6.3
+
+.PHONY: site site-setup test-site hub-setup class-rehearsal
+
+$(SITE_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[site]"
+	@touch $@
+
+site-setup: $(SITE_STAMP)
+
+site: site-setup
+	@find $(SITE_SRC)/course -name '*.ipynb' 2>/dev/null | grep -q . || $(MAKE) --no-print-directory notebooks
+	$(PY) docs/site/stage.py $(SITE_SRC) $(SITE_STAGE)
+	rm -rf $(SITE_OUT)
+	FRONTIER_SITE_STAGE="$(abspath $(SITE_STAGE))" $(PY) -m sphinx -b html -q -c docs/site $(SITE_STAGE) $(SITE_OUT)
+	@echo "site: $(SITE_OUT)/index.html"
+
+# Tests the site in $(SITE_OUT) (builds it first when there is none).
+test-site: site-setup
+	@test -f $(SITE_OUT)/index.html || $(MAKE) --no-print-directory site
+	FRONTIER_SITE_DIR="$(abspath $(SITE_OUT))" FRONTIER_SITE_STAGE="$(abspath $(SITE_STAGE))" FRONTIER_TEST_BUDGET=report \
+		$(PY) -m pytest -q -p no:cacheprovider -m browser tests/browser/test_site.py $(PYTEST_ARGS)
+
+$(HUB_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[hub]"
+	@touch $@
+
+# configurable-http-proxy from the npm registry into a local folder (never `npm install -g`).
+$(HUB_NPM)/node_modules/.bin/configurable-http-proxy:
+	mkdir -p $(HUB_NPM)
+	npm install --no-audit --no-fund --prefix $(HUB_NPM) configurable-http-proxy@$(CHP_VERSION)
+
+hub-setup: $(HUB_STAMP) $(HUB_NPM)/node_modules/.bin/configurable-http-proxy
+
+class-rehearsal: hub-setup
+	@# The budget table of tests/conftest.py is for make test; this run only reports it.
+	FRONTIER_CLASS_REHEARSAL=1 FRONTIER_TEST_BUDGET=report FRONTIER_CHP="$(abspath $(HUB_NPM))/node_modules/.bin/configurable-http-proxy" \
+		$(PY) -m pytest -q -p no:cacheprovider -m rehearsal -s tests/test_class_rehearsal.py $(PYTEST_ARGS)
