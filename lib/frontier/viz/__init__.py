@@ -8,6 +8,8 @@
 * :mod:`frontier.viz.ssm`          lesson 1.3, the selective scan and the timing race
 * :mod:`frontier.viz.moe`          lesson 1.4, the routing visualiser and expert usage
 * :mod:`frontier.viz.long_context` lesson 1.5, RoPE scaling, KV cache, StreamingLLM, ring attention
+* :mod:`frontier.viz.multimodal`   section 3, patches, token budgets, CLIP similarity, image-token generation
+* :mod:`frontier.viz.alignment`    section 4: the bandit, the reward–KL frontier, the attack explorer, layered defences
 
 Call :func:`setup_notebook` once at the top of a lesson.
 """
