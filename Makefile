@@ -63,9 +63,9 @@ lab: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The lessons that `make test` does not open in the browser (it opens the first of each section); .ci/run runs this.
+# The lessons that `make test` does not open in the browser (it opens two: SAMPLE in the test); .ci/run runs this.
 test-browser-rest: setup
-	@# pytest's exit status 5 (nothing collected: every section has one lesson) is not a failure.
+	@# pytest's exit status 5 (nothing left to collect) is not a failure.
 	FRONTIER_BROWSER_LESSONS=rest FRONTIER_TEST_BUDGET=report $(PY) -m pytest -m browser \
 		tests/browser/test_lessons_in_jupyterlab.py $(PYTEST_ARGS); rc=$$?; [ $$rc = 5 ] && rc=0; exit $$rc
 
