@@ -7,6 +7,7 @@ Usage::
     python -m frontier.bench ssm [--smoke]     # selective scan and attention, CPU and GPU
     python -m frontier.bench kernels --static  # the CUDA kernels' registers, spills and ceilings (nvcc, no GPU)
     python -m frontier.bench generate [--smoke]  # decoding with and without the KV cache
+    python -m frontier.bench serving [--smoke]   # speculative decoding and quantized matmuls (section 5)
 
 Each benchmark is a module ``frontier.bench.<name>`` with a ``main(argv)``
 function that prints its table, ratios side by side in one run, and returns
@@ -17,4 +18,5 @@ BENCHMARKS = {
     "ssm": "frontier.bench.ssm",
     "kernels": "frontier.bench.kernels",
     "generate": "frontier.bench.generate",
+    "serving": "frontier.bench.serving",
 }
