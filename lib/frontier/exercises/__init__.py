@@ -4,8 +4,12 @@
   delegate to raise while the student's function runs (:func:`~frontier.exercises.guard.no_delegation`)
 * :mod:`~frontier.exercises.ex1_efficiency`         Exercise 1: configs as the exercise describes them, unseen
   configurations, the expected values frozen into the hidden tests
+* :mod:`~frontier.exercises.ex2_context_cost`       Exercise 2: the cost model's expected values (from
+  :mod:`frontier.finance.context_cost`) and the hidden filing's retrieval hits, frozen into the hidden tests
 * :mod:`~frontier.exercises.ex3_dpo`                Exercise 3: unseen bandits, expected win counts, the expected values
   frozen into the hidden tests, a correct DPO loss swapped in while ``fit_dpo`` is tested
+* :mod:`~frontier.exercises.ex4_hallucination`      Exercise 4: the expected values of the hidden tests (Wilson and
+  McNemar from statsmodels, the metric and strata from :mod:`frontier.knowledge`)
 * :mod:`~frontier.exercises.ex5_ssm_vs_transformer` Exercise 5: scan cases, timings with the shape real CPUs show,
   the depth of a scan, the expected values frozen into the hidden tests
 
@@ -16,7 +20,7 @@ This package may import any section (tests/test_layering.py); the grading toolin
 """
 from __future__ import annotations
 
-ASSIGNMENTS = ("ex1_efficiency", "ex3_dpo", "ex5_ssm_vs_transformer")
+ASSIGNMENTS = ("ex1_efficiency", "ex2_context_cost", "ex3_dpo", "ex4_hallucination", "ex5_ssm_vs_transformer")
 
 __all__ = ["ASSIGNMENTS", "assignment_module"]
 
