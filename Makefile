@@ -19,13 +19,14 @@ ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # `source .venv/bin/activate`.
 VENV_PATH     := PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: help setup lab test test-browser-rest test-fast notebooks clean-notebooks check-notebooks bench assignments \
+.PHONY: help setup lab test test-browser-rest test-long test-fast notebooks clean-notebooks check-notebooks bench assignments \
         check-assignments rehearse grade clean
 
 help:
 	@echo "make lab              set up .venv and start JupyterLab on the course (LAB_ARGS='--no-browser --port 8899')"
 	@echo "make test             set up .venv and run every test"
 	@echo "make test-browser-rest  open the lessons make test does not open in the browser (CI runs it)"
+	@echo "make test-long        the claim tests whose models train for minutes (scheduled CI)"
 	@echo "make test-fast        library tests only (no notebooks, no grading, no servers)"
 	@echo "make notebooks        execute every notebook in SMOKE mode into build/executed/"
 	@echo "make clean-notebooks  strip outputs and volatile metadata from every tracked notebook"
@@ -60,14 +61,22 @@ setup: $(STAMP)
 lab: setup
 	$(VENV_PATH) $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_ARGS) course/00_start_here.ipynb
 
+# Two pytest workers (pytest-xdist) on a 2-core machine: areas that share servers, course copies or executed
+# notebooks stay on one worker each (tests/conftest.py SHARED_FIXTURE_AREAS); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS  ?= 2
+
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # The lessons that `make test` does not open in the browser (it opens two: SAMPLE in the test); .ci/run runs this.
 test-browser-rest: setup
 	@# pytest's exit status 5 (nothing left to collect) is not a failure.
 	FRONTIER_BROWSER_LESSONS=rest FRONTIER_TEST_BUDGET=report $(PY) -m pytest -m browser \
 		tests/browser/test_lessons_in_jupyterlab.py $(PYTEST_ARGS); rc=$$?; [ $$rc = 5 ] && rc=0; exit $$rc
+
+# Claim tests whose models train for minutes (marker `long`): not in make test's 15 minutes; scheduled CI runs them.
+test-long: setup
+	FRONTIER_LONG_CLAIMS=1 FRONTIER_TEST_BUDGET=report $(PY) -m pytest -m long $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser and not gpu" $(PYTEST_ARGS)

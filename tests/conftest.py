@@ -114,15 +114,27 @@ def _browser_reason():
     return "Chromium is not installed (apt-get install chromium)"
 
 
+#: Areas whose tests share session fixtures (a server, a course copy, one batch of executed notebooks): under
+#: pytest-xdist (`make test` runs two workers) each of these areas stays on one worker, so its fixtures are made
+#: once; library and claim tests spread over both workers.
+SHARED_FIXTURE_AREAS = ("notebooks", "grading", "browser")
+
+
 def pytest_collection_modifyitems(config, items):
     gpu_reason = browser_reason = None
     gpu_checked = browser_checked = False
     for item in items:
+        area = area_of(item.nodeid, item.keywords)
+        if area in SHARED_FIXTURE_AREAS:
+            item.add_marker(pytest.mark.xdist_group(area))
         if "gpu" in item.keywords:
             if not gpu_checked:
                 gpu_reason, gpu_checked = _gpu_reason(), True
             if gpu_reason:
                 item.add_marker(pytest.mark.skip(reason=gpu_reason))
+        if "long" in item.keywords and os.environ.get("FRONTIER_LONG_CLAIMS") != "1":
+            item.add_marker(pytest.mark.skip(reason="a long claim test (its model trains for minutes): "
+                                                    "`make test-long` runs it, and scheduled CI"))
         if "browser" in item.keywords:
             if not browser_checked:
                 browser_reason, browser_checked = _browser_reason(), True

@@ -47,8 +47,9 @@ def test_a_run_over_budget_fails_and_names_the_area(tmp_path):
         "import time, pytest\n\n@pytest.mark.slow\ndef test_sleeps():\n    time.sleep(0.3)\n\n"
         "def test_fast():\n    pass\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow: slow\n    gpu: gpu\n    browser: browser\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FRONTIER_TEST_BUDGET"}
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=env)
     assert "2 passed" in run.stdout, run.stdout
     assert run.returncode == 1, run.stdout
     assert "BUDGET EXCEEDED: area 'claims'" in run.stdout

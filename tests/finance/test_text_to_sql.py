@@ -92,6 +92,7 @@ def test_score_and_vocab(split, suite):
         t2s.score(exs, [], suite)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_tiny_model_learns_the_seen_phrasings_not_new_combinations(split, suite, one_torch_thread):
     """Claim of the lesson: trained on three phrasings, the model is near perfect on them, worse on a fourth

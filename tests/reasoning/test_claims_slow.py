@@ -18,6 +18,7 @@ def test_learned_prm_is_nearly_exact_with_two_numbers_left():
     assert rates[3]["false_positive"] + rates[3]["false_negative"] > rates[2]["false_positive"] + rates[2]["false_negative"]
 
 
+@pytest.mark.long
 def test_tree_search_with_a_process_verifier_beats_one_sample_of_a_trained_proposer():
     # lesson 2.1: search "is how a proposer that rarely writes a whole correct chain can still find one"
     train, test = solver.split_puzzles()
@@ -41,6 +42,7 @@ def test_calculator_calls_beat_direct_arithmetic_on_long_numbers():
     assert all(t["accuracy"] > a["accuracy"] + 0.5 for a, t in zip(alone, with_tool))
 
 
+@pytest.mark.long
 def test_formalise_then_solve_beats_answering_directly():
     # lesson 2.2: the formaliser + z3 solves word problems the model alone gets wrong
     direct, _ = tools.train_translator("word", "direct", steps=300, seed=0, progress=False)
@@ -50,6 +52,7 @@ def test_formalise_then_solve_beats_answering_directly():
     assert solved["accuracy"] > alone["accuracy"] + 0.3
 
 
+@pytest.mark.long
 def test_trained_agent_is_reliable_on_trained_lengths_and_fails_on_a_longer_one():
     # lesson 2.3: "solved every basket of one to four items and none of the five-item baskets"
     model, _ = at.train_policy((1, 2, 3, 4), steps=AGENT_STEPS, seed=0, progress=False)
