@@ -10,6 +10,7 @@
 * :mod:`frontier.viz.long_context` lesson 1.5, RoPE scaling, KV cache, StreamingLLM, ring attention
 * :mod:`frontier.viz.multimodal`   section 3, patches, token budgets, CLIP similarity, image-token generation
 * :mod:`frontier.viz.alignment`    section 4: the bandit, the reward–KL frontier, the attack explorer, layered defences
+* :mod:`frontier.viz.takeaways`    section 9: the course map with runtimes read from the runner's timing tables
 
 Call :func:`setup_notebook` once at the top of a lesson.
 """
