@@ -241,7 +241,12 @@ def test_submission_view_shows_scores_and_the_rubric_and_saves_a_manual_grade(pa
     score_box.wait_for()
     for test_id, auto in auto_scores.items():  # every autograded cell shows its score
         if test_id != gid:
-            assert float(page.locator(f"input.score[id='{test_id}']").get_attribute("placeholder")) == auto
+            box = page.locator(f"input.score[id='{test_id}']")
+            box.wait_for()
+            # The Formgrader shows an autograded score as the box's placeholder; a box a grader has touched shows
+            # it as its value instead.
+            shown = box.get_attribute("placeholder") or box.input_value()
+            assert float(shown) == auto, f"{test_id}: the Formgrader shows {shown!r}, the gradebook has {auto}"
 
     # The written answer, with the question and its rubric just above it.
     rubric_line = _plain(_region_lines(question.source, "MARK SCHEME")[0])
