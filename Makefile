@@ -19,7 +19,7 @@ ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # `source .venv/bin/activate`.
 VENV_PATH     := PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: help setup lab test test-browser-rest test-long test-fast notebooks clean-notebooks check-notebooks bench assignments \
+.PHONY: help setup lab test test-browser-rest test-long test-fast notebooks notebooks-full clean-notebooks check-notebooks bench assignments \
         check-assignments rehearse grade clean
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make test-long        the claim tests whose models train for minutes (scheduled CI)"
 	@echo "make test-fast        library tests only (no notebooks, no grading, no servers)"
 	@echo "make notebooks        execute every notebook in SMOKE mode into build/executed/"
+	@echo "make notebooks-full   execute every lesson in full mode (build/executed-full/, build/notebook-times-full.txt)"
 	@echo "make clean-notebooks  strip outputs and volatile metadata from every tracked notebook"
 	@echo "make check-notebooks  report notebook hygiene problems"
 	@echo "make bench            re-render benchmark of every interactive figure"
@@ -83,6 +84,11 @@ test-fast: setup
 
 notebooks: setup
 	$(PY) -m frontier.notebooks run course/ solutions/ --smoke --jobs $(JOBS)
+
+# Every lesson in full mode (minutes each on a laptop CPU): executed copies in build/executed-full/ and their wall
+# times in build/notebook-times-full.txt, which the takeaways' course map and the published site read.
+notebooks-full: setup
+	$(PY) -m frontier.notebooks run course/ --jobs 1 --out build/executed-full --times build/notebook-times-full.txt
 
 clean-notebooks: setup
 	$(PY) -m frontier.notebooks clean

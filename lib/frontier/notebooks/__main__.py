@@ -32,6 +32,9 @@ def main(argv=None) -> int:
     run.add_argument("-p", "--param", type=_param, action="append", default=[],
                      help="extra parameter NAME=VALUE (JSON values), may repeat")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--times", default=None, metavar="FILE",
+                     help="also write the wall-time table to FILE (build/notebook-times.txt for SMOKE runs, "
+                          "build/notebook-times-full.txt for full ones: the takeaways' course map reads them)")
     clean = sub.add_parser("clean", help="strip outputs and volatile metadata (default: every tracked notebook)")
     clean.add_argument("paths", nargs="*")
     check = sub.add_parser("check", help="report hygiene problems (default: every tracked notebook)")
@@ -53,7 +56,11 @@ def main(argv=None) -> int:
             results = run_notebooks(args.paths, out_dir=args.out, smoke=args.smoke, jobs=args.jobs,
                                     parameters=dict(args.param), timeout=args.timeout,
                                     progress=not args.no_progress)
-            print(format_table(results))
+            table = format_table(results)
+            print(table)
+            if args.times:
+                Path(args.times).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.times).write_text(table + "\n")
             return 0 if all(r.ok for r in results) else 1
         notebooks = find_notebooks(args.paths) if args.paths else tracked_notebooks()
     except (FileNotFoundError, ValueError) as exc:
