@@ -41,7 +41,7 @@ def test_a_run_over_budget_fails_and_names_the_area(tmp_path):
     """A copy of the conftest with a tiny allowance: the run's tests pass, the run fails, the message names it."""
     (tmp_path / "tests").mkdir()
     text = (ROOT / "tests" / "conftest.py").read_text()
-    text = text.replace('"claims": 200,', '"claims": 0.05,')
+    text = text.replace('"claims": 150,', '"claims": 0.05,')
     (tmp_path / "tests" / "conftest.py").write_text(text)
     (tmp_path / "tests" / "test_slow_claim.py").write_text(
         "import time, pytest\n\n@pytest.mark.slow\ndef test_sleeps():\n    time.sleep(0.3)\n\n"
