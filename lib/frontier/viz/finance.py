@@ -208,3 +208,24 @@ def make_t2s_scores_figure(summary) -> go.Figure:
     fig.update_layout(barmode="group", yaxis=dict(range=[0, 1.05], title="accuracy"))
     return apply_theme(fig, "Text-to-SQL accuracy by test group and by scoring rule",
                        meta={g: {k: float(v) for k, v in table[g].items()} for g in groups})
+
+
+def make_reasoning_accuracy_figure(accuracy) -> go.Figure:
+    """Accuracy against the number of calculation steps, one line per way of answering, Wilson 95% error bars.
+
+    ``accuracy`` is :func:`frontier.finance.reasoning.accuracy_by_steps`'s ``{way: {steps: {"accuracy", "low",
+    "high", "n"}}}``.
+    """
+    fig = go.Figure()
+    labels = {"direct": "tiny model, direct answer", "cot": "tiny model, chain of thought",
+              "tool": "tiny model writes calculator calls"}
+    for color, (way, per) in zip(COLORS, accuracy.items()):
+        steps = sorted(per)
+        acc = [float(per[s]["accuracy"]) for s in steps]
+        fig.add_scatter(x=steps, y=acc, mode="lines+markers", name=labels.get(way, way), marker_color=color,
+                        error_y=dict(type="data", symmetric=False,
+                                     array=[float(per[s]["high"]) - a for s, a in zip(steps, acc)],
+                                     arrayminus=[a - float(per[s]["low"]) for s, a in zip(steps, acc)]))
+    fig.update_layout(xaxis=dict(title="calculation steps", dtick=1), yaxis=dict(range=[-0.05, 1.05], title="accuracy"))
+    return apply_theme(fig, "Multi-step financial questions: accuracy against the number of steps",
+                       meta={w: {int(s): float(v["accuracy"]) for s, v in per.items()} for w, per in accuracy.items()})
