@@ -156,13 +156,18 @@ def make_quantization_figure(format: str = "int4", group_size: int = 64, weight:
     """Left: histogram of the quantization error ``w_hat - w`` of one weight matrix.  Right: held-out perplexity
     against bits per weight for every row of ``table`` (``{"label", "bits", "perplexity"}``), the chosen format marked.
 
-    The default weight is a random ``(32, 256)`` matrix with two outlier input channels.
+    The default weight is a random ``(32, 256)`` matrix with two outlier input channels. A ``group_size`` longer
+    than a row is capped at the row length (the title says so).
     """
     choice("format", format, quantization.FORMATS)
     w = _default_weight() if weight is None else weight
-    g = None if format in ("nf4", "q4_0", "int8") else positive_int("group_size", group_size)
+    fixed_blocks = format in ("nf4", "q4_0", "int8")
+    requested = positive_int("group_size", group_size)
+    asked = None if fixed_blocks else requested
+    row = int(w.shape[1])
+    g = asked if asked is None or asked <= row else row     # a group cannot be longer than the row it splits
     counts, edges, rel, max_err = _error_histogram(w, format, g)
-    bits = quantization.bits_per_weight(format, g, w.shape[1])
+    bits = quantization.bits_per_weight(format, g, row)
     panels = Panels(1, 2, ("error w_hat - w", "held-out perplexity against bits per weight"), hspace=0.1)
     L, R = panels.ref(1, 1), panels.ref(1, 2)
     data = [go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, name=format, marker_color=COLORS[0], showlegend=False,
@@ -179,8 +184,13 @@ def make_quantization_figure(format: str = "int4", group_size: int = 64, weight:
     panels.axis(1, 2, "x", title_text="bits per weight (with scales)")
     fig = go.Figure(data=data, layout=panels.layout)
     gtxt = f", group {g}" if g else ""
+    if g != asked:
+        gtxt += f" (asked {asked}: capped at the row length)"
+    if fixed_blocks:
+        gtxt += f" (its blocks are fixed; the group size {requested} applies to int4)"
     title = f"{format}{gtxt}: {bits:.3g} bits/weight, relative error {rel:.3f}, max |error| {max_err:.3g}"
-    return apply_theme(fig, title, {"format": format, "group_size": g, "bits": bits, "relative_error": rel},
+    return apply_theme(fig, title, {"format": format, "group_size": g, "group_size_asked": requested, "bits": bits,
+                                     "relative_error": rel},
                        height=420)
 
 
