@@ -124,7 +124,7 @@ def _browser_reason():
 SHARED_FIXTURE_AREAS = ("notebooks", "grading", "browser")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: the Colab check runs without pytest-xdist
 def pytest_xdist_make_scheduler(config, log):
     """Under ``make test``'s ``-n 2 --dist loadgroup``: every test of a shared-fixture area forms one scope that a
     single worker runs (so its server, course copies or executed notebooks are made once); every other test is a
