@@ -245,8 +245,12 @@ def test_submission_view_shows_scores_and_the_rubric_and_saves_a_manual_grade(pa
             box.wait_for()
             # The Formgrader shows an autograded score as the box's placeholder; a box a grader has touched shows
             # it as its value instead.
-            shown = box.get_attribute("placeholder") or box.input_value()
-            assert float(shown) == auto, f"{test_id}: the Formgrader shows {shown!r}, the gradebook has {auto}"
+            for _ in range(75):  # the page fills the boxes from the gradebook after it loads: wait up to 15 s
+                shown = box.get_attribute("placeholder") or box.input_value()
+                if shown:
+                    break
+                page.wait_for_timeout(200)
+            assert shown and float(shown) == auto, f"{test_id}: the Formgrader shows {shown!r}, the gradebook has {auto}"
 
     # The written answer, with the question and its rubric just above it.
     rubric_line = _plain(_region_lines(question.source, "MARK SCHEME")[0])
