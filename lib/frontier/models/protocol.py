@@ -34,7 +34,7 @@ import torch
 from ..validation import nonnegative_int, positive_int
 from .layers import MoEOutput
 
-__all__ = ["ModelOutput", "LMOutput", "LanguageModel", "KVCache", "RecurrentCache"]
+__all__ = ["ModelOutput", "LMOutput", "LanguageModel", "TokenModelBase", "KVCache", "RecurrentCache"]
 
 
 @dataclass
@@ -118,6 +118,26 @@ class LanguageModel(Protocol):
 
 
 # --------------------------------------------------------------------------- attention cache
+
+class TokenModelBase:
+    """What the course's own models share: ``config`` and ``max_seq_len`` read from ``self.cfg``, and ``embed`` through
+    ``self.embedding`` (an ``nn.Embedding``). Mixed into :class:`~frontier.models.tiny_lm.TinyLM` and
+    :class:`~frontier.models.tiny_ssm.TinySSM` before ``nn.Module``."""
+
+    @property
+    def config(self):
+        return self.cfg
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.cfg.max_seq_len
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` int64 token ids -> ``(B, T, d_model)`` input embeddings."""
+        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.is_floating_point():
+            raise ValueError("tokens must be a (batch, T) integer tensor")
+        return self.embedding(tokens)
+
 
 class KVCache:
     """Keys and values of the tokens seen so far, per layer: each ``(B, n_kv_heads, length, head_dim)``.

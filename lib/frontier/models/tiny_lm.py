@@ -31,7 +31,7 @@ from .layers import (
     MoELayer, MoEOutput, RMSNorm, SwiGLUExpert, apply_rope, causal_mask, repeat_kv, rope_cos_sin, rope_inv_freq,
     streaming_attention_mask,
 )
-from .protocol import KVCache, LMOutput, ModelOutput
+from .protocol import KVCache, LMOutput, ModelOutput, TokenModelBase
 
 __all__ = ["TinyLMConfig", "TinyLM", "LMOutput", "ModelOutput", "causal_mask", "next_token_loss"]
 
@@ -175,7 +175,7 @@ def _positions(positions, T: int, start: int) -> np.ndarray:
     return pos
 
 
-class TinyLM(nn.Module):
+class TinyLM(TokenModelBase, nn.Module):
     """A tiny transformer language model (see the module docstring); a :class:`~frontier.models.LanguageModel`.
 
     ``forward(tokens=None, *, embeds=None, cache=None, positions=None,
@@ -219,19 +219,6 @@ class TinyLM(nn.Module):
             nn.init.normal_(self.embedding.weight, std=0.5)
 
     # ------------------------------------------------------------------ the protocol
-    @property
-    def config(self) -> TinyLMConfig:
-        return self.cfg
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.cfg.max_seq_len
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` int64 token ids -> ``(B, T, d_model)`` input embeddings."""
-        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.is_floating_point():
-            raise ValueError("tokens must be a (batch, T) integer tensor")
-        return self.embedding(tokens)
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty :class:`~frontier.models.protocol.KVCache` for ``batch_size`` sequences, room for ``max_seq_len``."""

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..validation import choice, positive_int
 from .layers import RMSNorm, selective_scan_autograd, selective_scan_parallel, selective_scan_torch_loop
-from .protocol import ModelOutput, RecurrentCache
+from .protocol import ModelOutput, RecurrentCache, TokenModelBase
 
 __all__ = ["TinySSMConfig", "TinySSM", "SCANS"]
 
@@ -156,7 +156,7 @@ class _MambaBlock(nn.Module):
         return self.out_proj(y)
 
 
-class TinySSM(nn.Module):
+class TinySSM(TokenModelBase, nn.Module):
     """A tiny Mamba-style language model (see the module docstring); a :class:`~frontier.models.LanguageModel`.
 
     ``forward(tokens=None, *, embeds=None, cache=None, positions=None,
@@ -182,19 +182,6 @@ class TinySSM(nn.Module):
             self.norm = RMSNorm(cfg.d_model)
             self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
 
-    @property
-    def config(self) -> TinySSMConfig:
-        return self.cfg
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.cfg.max_seq_len
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` int64 token ids -> ``(B, T, d_model)`` input embeddings."""
-        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.is_floating_point():
-            raise ValueError("tokens must be a (batch, T) integer tensor")
-        return self.embedding(tokens)
 
     def new_cache(self, batch_size: int, max_history: int = 64) -> RecurrentCache:
         """An empty :class:`~frontier.models.protocol.RecurrentCache` (zero state) for ``batch_size`` sequences.
