@@ -117,8 +117,12 @@ class ProposerSize:
 
 #: The two proposers of the compute-split experiment.
 SIZES: Dict[str, ProposerSize] = {
-    "small": ProposerSize("small", d_model=64, n_layers=2, n_heads=4, d_ff=192, steps=2000, smoke_steps=20),
-    "large": ProposerSize("large", d_model=128, n_layers=3, n_heads=4, d_ff=384, steps=1200, smoke_steps=10),
+    # small: 1,200 steps at lr 6e-3 reach about the single-sample accuracy 2,000 at 3e-3 did (17% vs 20% on 60 held-out
+    # puzzles, 8 samples each) in 60% of the time
+    "small": ProposerSize("small", d_model=64, n_layers=2, n_heads=4, d_ff=192, steps=1200, smoke_steps=20, lr=6e-3),
+    # large: 2.6x the small one's FLOPs per token; at width 96 it reached the single-sample accuracy a width-128 model
+    # did (24% vs 23%, same evaluation) in about 60% of the training time
+    "large": ProposerSize("large", d_model=96, n_layers=3, n_heads=4, d_ff=288, steps=1200, smoke_steps=10, lr=4e-3),
 }
 
 
@@ -128,7 +132,8 @@ def _config(size: ProposerSize) -> TinyLMConfig:
 
 
 def train_proposer(size: str = "small", puzzles: Optional[Sequence[Sequence[int]]] = None, *, smoke: bool = False,
-                   steps: Optional[int] = None, seed: int = 0, progress: bool = True, use_cache: bool = True):
+                   steps: Optional[int] = None, seed: int = 0, progress: bool = True, use_cache: bool = True,
+                   threads: Optional[int] = 1):
     """A TinyLM trained on solver traces of ``puzzles`` (default: the training split), from the model cache.
 
     Args:
@@ -138,6 +143,8 @@ def train_proposer(size: str = "small", puzzles: Optional[Sequence[Sequence[int]
         steps: override the number of steps.
         seed: initialisation and data seed.
         use_cache: go through :func:`frontier.models.cached` (else train now).
+        threads: torch threads while training (``None``: leave the setting); more than one pays off for the
+            large proposer on a machine with idle cores (the weights differ only by floating-point rounding).
 
     Returns:
         ``(model, log)``: the trained :class:`TinyLM` (eval mode) and its
@@ -161,7 +168,7 @@ def train_proposer(size: str = "small", puzzles: Optional[Sequence[Sequence[int]
     def fit(model):
         return train(model, next_token_loss_fn(True), lambda rng: task.sample(spec.batch, rng), n_steps,
                      lr=spec.lr, warmup=min(100, n_steps // 10), schedule="cosine", seed=seed,
-                     progress=progress, desc=f"proposer ({size})")
+                     progress=progress, desc=f"proposer ({size})", threads=threads)
 
     if not use_cache:
         model = build()
