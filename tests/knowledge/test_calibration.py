@@ -96,3 +96,40 @@ def test_bad_input(conf, correct):
 def test_bad_bins():
     with pytest.raises(ValueError, match="n_bins"):
         expected_calibration_error([0.5], [1], n_bins=0)
+
+
+def test_auroc_and_score_report():
+    from sklearn.metrics import roc_auc_score
+    from frontier.knowledge.calibration import auroc, score_report
+    y = np.array([1, 0, 1, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1])
+    # pairs (right, wrong) ranked right: 9 pairs, 0.7 and 0.6 lose to 0.8 -> 7 / 9
+    assert auroc(p, y) == pytest.approx(7 / 9) == pytest.approx(roc_auc_score(y, p))
+    assert auroc(0.5 + 0.5 * p, y) == pytest.approx(auroc(p, y))            # ranking only: monotone map leaves it
+    assert np.isnan(auroc([0.3, 0.9], [1, 1]))
+    r = score_report(p, y, n_bins=5)
+    assert r["n"] == 6 and r["accuracy"] == 0.5 and r["mean"] == pytest.approx(p.mean())
+    assert r["ece"] == expected_calibration_error(p, y, 5) and r["brier"] == brier_score(p, y)
+    with pytest.raises(ValueError, match="confidences"):
+        score_report([1.5], [1])
+
+
+@pytest.mark.slow
+def test_self_evaluation_claims(one_torch_thread):
+    """Lesson 6.2, section 7: on the reader's closed-book answers (seen and unseen facts), the answer's probability
+    ranks right above wrong best, P(True) is the best calibrated and lets fewer hallucinations through a 0.5
+    threshold, and P(IK) stays near 1 on the unseen facts' (wrong) answers."""
+    from frontier.knowledge import experiments as ex
+    from frontier.knowledge.calibration import auroc
+    w = ex.self_eval_world(smoke=True, seed=0, progress=False)
+    its, right, scores = ex.confidence_scores(w.reader, [it for it in w.items if it.split != "abstain"])
+    unseen = np.array([it.split == "unseen" for it in its])
+    assert not right[unseen].any() and 0 < right.mean() < 1          # fictional companies: unseen answers are guesses
+    ans, pik, pt = scores["answer probability"], scores["P(IK)"], scores["P(True)"]
+    assert auroc(ans, right) > max(auroc(pt, right), auroc(pik, right))
+    assert min(auroc(pt, right), auroc(pik, right)) > 0.6
+    ece = {k: expected_calibration_error(v, right) for k, v in scores.items()}
+    assert ece["P(True)"] < ece["answer probability"] < ece["P(IK)"]
+    assert np.mean(pt[unseen] >= 0.5) < np.mean(ans[unseen] >= 0.5)
+    assert pik[unseen].mean() > 0.9
+    assert pt[unseen].mean() < pt[~unseen].mean()

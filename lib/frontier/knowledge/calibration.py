@@ -13,6 +13,9 @@ Notation: ``confidences`` ``(N,)`` in [0, 1] is the model's probability that its
   positive constant never changes the argmax, so accuracy is unchanged.
 * Selective prediction answers only when confidence ≥ a threshold: coverage (share answered) against accuracy
   on the answered ones as the threshold moves.
+* AUROC (``sklearn.metrics.roc_auc_score``) asks only how well a score *ranks* right above wrong answers: the
+  chance that a random right answer scores higher than a random wrong one (0.5: no information).  It ignores the
+  scale, so a score can rank well and be badly calibrated, or the reverse (:func:`score_report` gives both).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from ..validation import positive_int
 
 __all__ = ["expected_calibration_error", "reliability_curve", "nll", "brier_score", "softmax",
            "multiclass_nll", "fit_temperature", "fit_temperature_logits", "sequence_confidence",
-           "fit_temperature_sequences", "selective_prediction", "risk_coverage_area"]
+           "fit_temperature_sequences", "selective_prediction", "risk_coverage_area", "auroc", "score_report"]
 
 _EPS = 1e-12
 
@@ -156,3 +159,19 @@ def risk_coverage_area(confidences, correct) -> float:
     confidence carries no information)."""
     s = selective_prediction(confidences, correct)
     return float(np.mean(1 - s["accuracy"]))
+
+
+def auroc(confidences, correct) -> float:
+    """Area under the ROC curve of ``confidences (N,)`` as a predictor of ``correct (N,)``
+    (``sklearn.metrics.roc_auc_score``); NaN when ``correct`` holds one class only (no pair to rank)."""
+    from sklearn.metrics import roc_auc_score
+    p, y = _check(confidences, correct)
+    return float(roc_auc_score(y, p)) if 0 < y.mean() < 1 else float("nan")
+
+
+def score_report(confidences, correct, n_bins: int = 15) -> Dict[str, float]:
+    """One confidence score judged both ways: ``n``, ``accuracy``, ``mean`` confidence, ``auroc`` (ranking; NaN
+    with one class), ``ece`` (``n_bins`` bins), ``nll`` and ``brier`` (calibration and sharpness)."""
+    p, y = _check(confidences, correct)
+    return {"n": float(len(p)), "accuracy": float(y.mean()), "mean": float(p.mean()), "auroc": auroc(p, y),
+            "ece": expected_calibration_error(p, y, n_bins), "nll": nll(p, y), "brier": brier_score(p, y)}

@@ -12,13 +12,14 @@ spares keys orthogonal to k* instead; when keys are correlated, most real keys a
 C⁻¹ version disturbs them less on average (it minimises the expected squared change over the key distribution).
 
 :func:`edit_tinylm_fact` applies the same update to one ``blocks.{i}.ffn.w2`` of a trained reader: the key is the
-FFN activation at the last question token; v* is found by a few gradient steps on the residual-stream output at
-that position so that the model emits the new answer; C is estimated from FFN activations over many prompts.
+FFN activation at the last question token (averaged over the given phrasings of the question, as ROME averages
+over several contexts); v* is found by a few gradient steps so that the *edited* model emits the new answer after
+every given phrasing; C is estimated from FFN activations over many prompts.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -148,50 +149,80 @@ def ffn_keys(model, tokens: torch.Tensor, layer: int) -> torch.Tensor:
 
 @dataclass
 class EditResult:
-    """What :func:`edit_tinylm_fact` did: the layer, the key ``(d_ff,)``, the target output ``(d_model,)``, and the
-    weight change ``(d_model, d_ff)`` (already added to the model)."""
+    """What :func:`edit_tinylm_fact` did: the layer, the key k* ``(d_ff,)`` (mean over the prompts), the target
+    output v* ``(d_model,)``, the weight change ``(d_model, d_ff)`` (already added to the model), the per-prompt keys
+    ``(n_prompts, d_ff)`` and the final teacher-forced loss of the new answer (nats per token, mean over prompts)."""
     layer: int
     key: np.ndarray
     value: np.ndarray
     delta: np.ndarray
+    prompt_keys: Optional[np.ndarray] = None
+    loss: float = float("nan")
 
 
-def edit_tinylm_fact(model, prompt: torch.Tensor, new_answer: torch.Tensor, layer: int,
-                     covariance: Optional[np.ndarray] = None, *, steps: int = 100, lr: float = 0.1,
+def _prompt_list(prompt) -> List[torch.Tensor]:
+    """One prompt ``(T,)`` or a sequence of prompts ``(T_i,)`` as a list of 1-D int64 tensors."""
+    many = isinstance(prompt, (list, tuple)) and len(prompt) > 0 and not isinstance(prompt[0], (int, np.integer))
+    out = [torch.as_tensor(p, dtype=torch.int64).reshape(-1) for p in (prompt if many else [prompt])]
+    if any(p.numel() == 0 for p in out):
+        raise ValueError("prompt must be a non-empty token sequence (or a list of them)")
+    return out
+
+
+def edit_tinylm_fact(model, prompt: Union[torch.Tensor, Sequence[torch.Tensor]], new_answer: torch.Tensor,
+                     layer: int, covariance: Optional[np.ndarray] = None, *, steps: int = 100, lr: float = 0.1,
                      seed: int = 0) -> EditResult:
-    """Rewrite what ``model`` answers to ``prompt (T,)``: edit ``blocks[layer].ffn.w2`` in place (ROME-style).
+    """Rewrite what ``model`` answers to ``prompt``: edit ``blocks[layer].ffn.w2`` in place (ROME-style).
 
-    1. key k* = the w2 input at the prompt's last position;
-    2. v* = the w2 output there plus δ, with δ ``(d_model,)`` found by ``steps`` Adam steps minimising the
-       teacher-forced loss of ``new_answer (n,)`` (answer tokens and end token) after the prompt;
-    3. W' = :func:`rank_one_edit` (W, k*, v*, C), C the key covariance (``None``: identity).
+    ``prompt`` is one prompt ``(T,)`` or a list of prompts ``(T_i,)``, e.g. paraphrases of one question; every one
+    should be answered ``new_answer (n,)`` (answer tokens and end token) after the edit.
+
+    1. key k* ``(d_ff,)`` = the mean over the prompts of the w2 input at each prompt's last position;
+    2. the edit W' = :func:`rank_one_edit` (W, k*, v*, C) with v* = W k* + δ changes the w2 output of any key k by
+       δ · (uᵀk) / (uᵀk*), u = C⁻¹ k* (C = I when ``covariance`` is None).  δ ``(d_model,)`` is found by ``steps``
+       Adam steps (learning rate ``lr``) on the mean teacher-forced loss of ``new_answer`` after every prompt,
+       with exactly that change applied at every position: the model optimised is the edited model, so each
+       prompt's answer flips once the loss is low (with one prompt, its last key is k* and gets δ itself);
+    3. W' is written into ``blocks[layer].ffn.w2``.
     """
     w2 = _w2(model, layer)
-    prompt = torch.as_tensor(prompt, dtype=torch.int64).reshape(-1)
+    prompts = _prompt_list(prompt)
     new_answer = torch.as_tensor(new_answer, dtype=torch.int64).reshape(-1)
-    T = prompt.numel()
-    seq = torch.cat([prompt, new_answer])[None]
-    k_star = ffn_keys(model, prompt[None], layer)[0, -1]                     # (d_ff,)
-    with torch.no_grad():
-        v_old = w2(k_star)
+    if new_answer.numel() == 0:
+        raise ValueError("new_answer must hold at least one token")
+    keys = torch.stack([ffn_keys(model, p[None], layer)[0, -1] for p in prompts])      # (n_prompts, d_ff)
+    k_star = keys.double().mean(0)
+    C = None if covariance is None else _as2d("covariance", covariance, (k_star.numel(),) * 2)
+    u = k_star.numpy() if C is None else np.linalg.solve(C, k_star.numpy())            # C⁻¹ k*
+    denom = float(u @ k_star.numpy())
+    if not abs(denom) > 1e-12:
+        raise ValueError("the prompts' mean key is zero (k*ᵀ C⁻¹ k* = 0): edit another layer")
+    u_t = torch.from_numpy(u / denom).to(keys.dtype)                                     # uᵀk / uᵀk* = k · u_t
+    n = new_answer.numel()
+    T_max = max(p.numel() for p in prompts) + n
+    seq = torch.zeros((len(prompts), T_max), dtype=torch.int64)                           # right-padded (causal)
+    for b, p in enumerate(prompts):
+        seq[b, :p.numel() + n] = torch.cat([p, new_answer])
+    rows = torch.arange(len(prompts))[:, None]
+    pos = torch.tensor([p.numel() - 1 for p in prompts])[:, None] + torch.arange(n)[None]  # (n_prompts, n)
     g = torch.Generator().manual_seed(seed)
-    delta = (1e-3 * torch.randn(v_old.shape, generator=g)).requires_grad_(True)
+    delta = (1e-3 * torch.randn(w2.out_features, generator=g)).requires_grad_(True)
 
-    def add_delta(module, args, out):
-        out = out.clone()
-        out[:, T - 1] = out[:, T - 1] + delta
-        return out
+    def edited(module, args, out):                   # the rank-one edit's effect on w2's output, every position
+        return out + (args[0] @ u_t)[..., None] * delta
 
     params = [p for p in model.parameters()]
     flags = [p.requires_grad for p in params]
     for p in params:
         p.requires_grad_(False)
     opt = torch.optim.Adam([delta], lr=lr)
-    h = w2.register_forward_hook(add_delta)
+    h = w2.register_forward_hook(edited)
+    loss = torch.tensor(float("nan"))
     try:
         for _ in range(positive_int("steps", steps)):
-            logits = model(seq).logits[0, T - 1:-1]
-            loss = torch.nn.functional.cross_entropy(logits, new_answer)
+            logits = model(seq).logits[rows, pos]                                         # (n_prompts, n, V)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     new_answer.repeat(len(prompts)))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -199,12 +230,12 @@ def edit_tinylm_fact(model, prompt: torch.Tensor, new_answer: torch.Tensor, laye
         h.remove()
         for p, f in zip(params, flags):
             p.requires_grad_(f)
-    v_star = (v_old + delta.detach()).double().numpy()
     W = w2.weight.detach().double().numpy()
-    W_new = rank_one_edit(W, k_star.double().numpy(), v_star, covariance)
+    v_star = W @ k_star.numpy() + delta.detach().double().numpy()
+    W_new = rank_one_edit(W, k_star.numpy(), v_star, C)
     with torch.no_grad():
         w2.weight.copy_(torch.from_numpy(W_new).to(w2.weight.dtype))
-    return EditResult(layer, k_star.double().numpy(), v_star, W_new - W)
+    return EditResult(layer, k_star.numpy(), v_star, W_new - W, keys.double().numpy(), float(loss.detach()))
 
 
 @torch.no_grad()

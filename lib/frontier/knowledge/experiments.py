@@ -3,12 +3,15 @@
 :func:`make_world` builds the corpus, the question set and the reader (trained once, then loaded from the model
 cache); :func:`retrieve_contexts` fetches chunks for every question with a chosen retriever; :func:`run` answers
 closed-book or with contexts and grades each answer; :func:`self_verify` abstains when the answer's figure is not
-in the evidence; :func:`probe_fn` records which held-out facts the model gets right during training.
+in the evidence; :func:`edit_and_check` edits one fact of a reader and asks every fact again in several phrasings;
+:func:`confidence_scores` scores the reader's closed-book answers by their probability, P(IK) and P(True).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
+
+import copy
 
 import numpy as np
 import torch
@@ -17,10 +20,11 @@ from ..data import Corpus, generate_corpus
 from ..retrieval import Chunk, chunk_documents, make_retriever, relevant_chunks
 from .evaluation import attributed, grade, rates
 from .qa import QAItem, build_qa
-from .reader import Answer, Reader, ReaderConfig, answer, gold_context, train_reader
+from .reader import Answer, Reader, ReaderConfig, answer, gold_context, p_ik, p_true, train_reader
 
 __all__ = ["prompt_tokens", "answer_tokens", "finetune_closed_book", "World", "world_sizes", "make_world", "retrieve_contexts", "Result", "run", "read_chunks", "self_verify",
-           "perfect_contexts", "summary_by"]
+           "perfect_contexts", "summary_by", "closed_book_correct", "EditCheck", "edit_and_check",
+           "confidence_scores", "paraphrase_world", "self_eval_world"]
 
 
 @dataclass
@@ -39,14 +43,36 @@ def world_sizes(smoke: bool) -> Dict[str, object]:
     return {"n_companies": 12, "n_quarters": 8, "reader": ReaderConfig(steps=2000, d_model=96, n_layers=2)}
 
 
-def make_world(smoke: bool = True, seed: int = 0, *, progress: bool = True) -> World:
-    """Corpus + question set + trained reader, at :func:`world_sizes` for ``smoke`` (cached after the first run)."""
+def make_world(smoke: bool = True, seed: int = 0, *, progress: bool = True, name: str = "knowledge-reader",
+               probes: int = 10, **reader_overrides) -> World:
+    """Corpus + question set + trained reader, at :func:`world_sizes` for ``smoke`` (cached after the first run).
+
+    ``reader_overrides`` change the reader's :class:`ReaderConfig` (e.g. ``n_templates=5`` or ``p_self_eval=0.2``):
+    the same corpus and questions with a differently trained reader, cached under ``name`` and probed ``probes``
+    times during training (see :func:`~frontier.knowledge.reader.train_reader`).
+    """
     s = world_sizes(smoke)
     corpus = generate_corpus(s["n_companies"], s["n_quarters"], seed=seed, trading_days=False)
     items = build_qa(corpus, seed=seed)
-    cfg = s["reader"]
-    reader, log = train_reader(corpus, items, ReaderConfig(**{**cfg.__dict__, "seed": seed}), progress=progress)
+    cfg = ReaderConfig(**{**s["reader"].__dict__, "seed": seed, **reader_overrides})
+    reader, log = train_reader(corpus, items, cfg, name=name, progress=progress, probes=probes)
     return World(corpus, items, reader, log)
+
+
+def paraphrase_world(smoke: bool = True, seed: int = 0, *, progress: bool = True) -> World:
+    """:func:`make_world` with a reader trained on every question phrasing of
+    :data:`~frontier.knowledge.reader.TEMPLATES` (lesson 6.3 edits a fact and asks it in each phrasing)."""
+    from .reader import TEMPLATES
+    return make_world(smoke, seed, progress=progress, name="knowledge-reader-paraphrases", probes=0,
+                      n_templates=len(TEMPLATES))
+
+
+def self_eval_world(smoke: bool = True, seed: int = 0, *, progress: bool = True) -> World:
+    """:func:`make_world` with a reader for P(True) (lesson 6.2): trained closed-book only (no reading practice,
+    since the lesson asks what the weights know), half its examples self-evaluation, 3 layers, 600 steps in SMOKE
+    mode and 2000 otherwise."""
+    return make_world(smoke, seed, progress=progress, name="knowledge-reader-self-eval", probes=0, n_layers=3,
+                      p_self_eval=0.5, p_closed=1.0, steps=600 if smoke else 2000)
 
 
 def perfect_contexts(corpus: Corpus, items: Sequence[QAItem], k: int = 1, seed: int = 0) -> List[List[str]]:
@@ -153,11 +179,11 @@ def self_verify(result: Result, contexts: Sequence[Sequence[str]]) -> Result:
     return Result(result.items, new_ans, new_out, result.attributed)
 
 
-def prompt_tokens(reader: Reader, items: Sequence[QAItem], contexts=None) -> List[torch.Tensor]:
-    """Closed-book (or context) prompt token ids ``(T,)`` per item, with ``<bos>``."""
+def prompt_tokens(reader: Reader, items: Sequence[QAItem], contexts=None, *, template: int = 0) -> List[torch.Tensor]:
+    """Closed-book (or context) prompt token ids ``(T,)`` per item, with ``<bos>``, phrased with ``template``."""
     from .reader import format_prompt
-    return [torch.tensor(reader.tokenizer.encode(format_prompt(it, None if contexts is None else contexts[i]),
-                                                 bos=True)) for i, it in enumerate(items)]
+    return [torch.tensor(reader.tokenizer.encode(format_prompt(it, None if contexts is None else contexts[i],
+                                                               template), bos=True)) for i, it in enumerate(items)]
 
 
 def answer_tokens(reader: Reader, value: Optional[int]) -> torch.Tensor:
@@ -197,3 +223,85 @@ def summary_by(result: Result, key) -> Dict[object, Dict[str, object]]:
     for i, it in enumerate(result.items):
         groups.setdefault(key(it), []).append(i)
     return {g: rates([result.outcomes[i] for i in idx]).as_dict() for g, idx in sorted(groups.items())}
+
+
+# -- editing a fact, checked on paraphrases ---------------------------------------------------------------------
+def closed_book_correct(reader: Reader, items: Sequence[QAItem], templates: Sequence[int] = (0,)) -> np.ndarray:
+    """``(len(templates), N)`` bool: whether the closed-book answer to each item, asked with each template, is its
+    true figure."""
+    rows = []
+    for t in templates:
+        rows.append([not a.abstained and a.value == it.answer for a, it in zip(answer(reader, items, template=t), items)])
+    return np.array(rows, dtype=bool).reshape(len(rows), len(items))
+
+
+@dataclass
+class EditCheck:
+    """What one edit did.  ``answers``: the edited fact's answer text under each checked template; ``success``
+    ``(n_templates,)``: whether that answer is the new figure; ``same_company`` / ``other_companies``: the share
+    of the other facts (of that company / of other companies) answered right before the edit that are still right
+    after it, pooled over the templates; ``loss``: the edit's final loss (nats per answer token)."""
+    answers: List[str]
+    success: np.ndarray
+    same_company: float
+    other_companies: float
+    loss: float
+
+
+def edit_and_check(reader: Reader, items: Sequence[QAItem], target: QAItem, new_value: int, layer: int,
+                   covariance: Optional[np.ndarray] = None, *, edit_templates: Sequence[int] = (0,),
+                   templates: Sequence[int] = (0,), before: Optional[np.ndarray] = None, steps: int = 100,
+                   lr: float = 0.1, seed: int = 0) -> EditCheck:
+    """Edit a copy of ``reader`` so that ``target``, asked in each of ``edit_templates``, answers ``new_value``
+    (:func:`~frontier.knowledge.editing.edit_tinylm_fact` on ``blocks[layer].ffn.w2``, with ``covariance`` or the
+    identity), then ask every item of ``items`` in each of ``templates``.  ``before``: :func:`closed_book_correct`
+    of ``reader`` on ``items`` and ``templates`` (computed if None; pass it to reuse it across edits).
+    ``reader`` itself is not changed."""
+    from .editing import edit_tinylm_fact
+    if target not in items:
+        raise ValueError("target must be one of items")
+    if not edit_templates:
+        raise ValueError("edit_templates must name at least one template")
+    before = closed_book_correct(reader, items, templates) if before is None else np.asarray(before, dtype=bool)
+    if before.shape != (len(templates), len(items)):
+        raise ValueError(f"before must have shape {(len(templates), len(items))}, got {before.shape}")
+    edited = copy.deepcopy(reader)
+    prompts = [prompt_tokens(edited, [target], template=t)[0] for t in edit_templates]
+    res = edit_tinylm_fact(edited.model, prompts, answer_tokens(edited, new_value), layer, covariance,
+                           steps=steps, lr=lr, seed=seed)
+    ti = list(items).index(target)
+    same = np.array([it.ticker == target.ticker for it in items])
+    same[ti] = False
+    other = np.array([it.ticker != target.ticker for it in items])
+    texts, ok, kept_same, kept_other = [], [], [], []
+    for row, t in enumerate(templates):
+        ans = answer(edited, items, template=t)
+        texts.append(ans[ti].text)
+        ok.append(not ans[ti].abstained and ans[ti].value == int(new_value))
+        right = np.array([not a.abstained and a.value == it.answer for a, it in zip(ans, items)])
+        kept_same += list(right[before[row] & same])
+        kept_other += list(right[before[row] & other])
+    mean = lambda x: float(np.mean(x)) if len(x) else float("nan")        # noqa: E731
+    return EditCheck(texts, np.array(ok), mean(kept_same), mean(kept_other), res.loss)
+
+
+# -- confidence scores: the answer's probability, P(IK), P(True) ------------------------------------------------
+def confidence_scores(reader: Reader,
+                      items: Sequence[QAItem]) -> Tuple[List[QAItem], np.ndarray, Dict[str, np.ndarray]]:
+    """The reader answers ``items`` closed-book; for the ``n`` answers that are figures (abstentions and the rare
+    malformed answer dropped) returns the
+    items, whether each answer is right ``(n,)`` bool, and three confidence scores ``(n,)`` in [0, 1]:
+
+    * ``"answer probability"``: the probability of the whole greedy answer (:attr:`Answer.confidence`);
+    * ``"P(IK)"``: 1 − p(``unknown``) as the first answer token (:func:`~frontier.knowledge.reader.p_ik`);
+    * ``"P(True)"``: the reader's probability that its own answer is true (:func:`~frontier.knowledge.reader.p_true`;
+      needs a reader trained with ``p_self_eval > 0``).
+    """
+    ans = answer(reader, items)
+    keep = [i for i, a in enumerate(ans) if not a.abstained and a.value is not None]
+    its = [items[i] for i in keep]
+    correct = np.array([ans[i].value == items[i].answer for i in keep], dtype=bool)
+    scores = {"answer probability": np.array([ans[i].confidence for i in keep]),
+              "P(IK)": p_ik(reader, its),
+              "P(True)": p_true(reader, its, [ans[i].value for i in keep])}
+    return its, correct, scores

@@ -19,7 +19,8 @@ from .theme import COLORS, apply_theme
 
 __all__ = ["make_retrieval_figure", "retrieval_explorer", "make_hallucination_vs_k_figure",
            "hallucination_vs_k_plot", "make_reliability_figure", "reliability_explorer", "make_editing_figure",
-           "editing_explorer", "make_index_figure", "index_explorer", "demo_calibration_data"]
+           "editing_explorer", "make_index_figure", "index_explorer", "demo_calibration_data",
+           "make_paraphrase_edit_figure", "make_score_comparison_figure"]
 
 
 # -- retrieval explorer ----------------------------------------------------------------------------------------
@@ -283,3 +284,64 @@ def index_explorer(**fixed) -> InteractiveFigure:
     """Recall and latency of HNSW against exact search as efSearch changes (measured, cached per setting)."""
     controls = {"ef_search": dropdown([8, 16, 32, 64, 128], 32, "efSearch")}
     return InteractiveFigure(make_index_figure, controls, fixed=fixed, name="knowledge_index_explorer")
+
+
+# -- an edit in the trained reader, asked in every phrasing ---------------------------------------------------------
+def make_paraphrase_edit_figure(success: Mapping[str, Sequence[float]],
+                                kept: Optional[Mapping[str, Mapping[str, float]]] = None,
+                                held_out: Sequence[int] = ()) -> go.Figure:
+    """A table as a heatmap: one row per edit setting, the share of edited facts that give the new figure in each
+    phrasing (``success[row]`` ``(n_phrasings,)``), then the shares of other facts still right (``kept[row]``,
+    e.g. ``{"same company": 0.9, "other companies": 1.0}``).  Phrasings in ``held_out`` are marked."""
+    rows = list(success)
+    if not rows:
+        raise ValueError("success must have at least one row")
+    n = len(np.asarray(success[rows[0]]))
+    cols = [f"phrasing {t}" + (" (held out)" if t in set(held_out) else "") for t in range(n)]
+    extra = list(next(iter(kept.values()))) if kept else []
+    z = [list(np.asarray(success[r], dtype=float)) + [float(kept[r][e]) for e in extra] for r in rows]
+    cols += [f"{e}: still right" for e in extra]
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=rows, zmin=0, zmax=1, colorscale="Blues", showscale=False,
+                               text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+                               hovertemplate="%{y}<br>%{x}: %{z:.2f}<extra></extra>"))
+    apply_theme(fig, "Edit success per phrasing, and the other facts it left alone",
+                {"rows": rows, "held_out": [int(t) for t in held_out]}, height=120 + 45 * len(rows))
+    fig.update_layout(yaxis=dict(autorange="reversed"))
+    return fig
+
+
+# -- confidence scores compared: answer probability, P(IK), P(True) -------------------------------------------------
+def make_score_comparison_figure(scores: Mapping[str, Sequence[float]], correct: Sequence[bool],
+                                 n_bins: int = 10) -> go.Figure:
+    """Two panels for confidence scores of the same answers (``scores[name]`` ``(N,)`` in [0, 1], ``correct``
+    ``(N,)``): a reliability curve per score (accuracy against mean confidence in ``n_bins`` equal-width bins,
+    empty bins skipped) and selective prediction (accuracy of the answers kept against the share kept, most
+    confident first).  AUROC and ECE of each score go in the legend."""
+    from plotly.subplots import make_subplots
+    from sklearn.metrics import roc_auc_score
+    y = np.asarray(correct, dtype=float)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("reliability", "selective prediction"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="gray"),
+                             name="perfect calibration"), row=1, col=1)
+    meta = {}
+    for i, (name, s) in enumerate(scores.items()):
+        s = np.asarray(s, dtype=float)
+        auroc = float(roc_auc_score(y, s)) if 0 < y.mean() < 1 else float("nan")
+        ece = cal.expected_calibration_error(s, y, n_bins)
+        meta[name] = {"auroc": auroc, "ece": ece}
+        curve = cal.reliability_curve(s, y, n_bins)
+        ok = curve["count"] > 0
+        sel = cal.selective_prediction(s, y)
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(go.Scatter(x=curve["confidence"][ok], y=curve["accuracy"][ok], mode="lines+markers",
+                                 name=f"{name} (AUROC {auroc:.2f}, ECE {ece:.2f})", line=dict(color=color),
+                                 legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Scatter(x=sel["coverage"], y=sel["accuracy"], mode="lines", line=dict(color=color),
+                                 legendgroup=name, showlegend=False), row=1, col=2)
+    apply_theme(fig, f"Confidence scores on {len(y)} answers (accuracy {y.mean():.2f})", meta, height=420,
+                legend_below=-0.25)
+    fig.update_xaxes(title_text="confidence", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text="coverage (share answered)", range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text="accuracy of the answered", range=[0, 1.05], row=1, col=2)
+    return fig
