@@ -67,3 +67,31 @@ def test_index_figure_reports_measured_recall():
     fig = vk.make_index_figure(sizes=(300, 1200), ef_search=16)
     rec = fig.layout.meta["recall"]
     assert len(rec) == 2 and all(0 < r <= 1 for r in rec)
+
+
+def test_paraphrase_edit_table_shows_the_given_shares_and_marks_held_out_phrasings():
+    success = {"C⁻¹, from 0-3": [1.0, 1.0, 0.9, 1.0, 0.8], "no C, from 0": [1.0, 0.5, 0.5, 0.25, 0.0]}
+    kept = {"C⁻¹, from 0-3": {"same company": 1.0, "other companies": 0.95},
+            "no C, from 0": {"same company": 0.75, "other companies": 0.9}}
+    fig = vk.make_paraphrase_edit_figure(success, kept, held_out=[4])
+    hm = fig.data[0]
+    assert list(hm.y) == list(success)
+    assert list(hm.x)[4] == "phrasing 4 (held out)" and "held out" not in "".join(hm.x[:4])
+    assert [list(r) for r in hm.z] == [success[r] + [kept[r]["same company"], kept[r]["other companies"]]
+                                       for r in success]
+    with pytest.raises(ValueError, match="success"):
+        vk.make_paraphrase_edit_figure({})
+
+
+def test_score_comparison_reports_each_scores_auroc_and_ece_and_ends_selection_at_full_coverage():
+    rng = np.random.default_rng(0)
+    correct = rng.random(400) < 0.6
+    good = np.clip(np.where(correct, 0.8, 0.3) + rng.normal(0, 0.1, 400), 0, 1)      # ranks well
+    flat = np.full(400, 0.9)                                                           # ranks nothing
+    fig = vk.make_score_comparison_figure({"good": good, "flat": flat}, correct)
+    meta = fig.layout.meta
+    assert meta["good"]["auroc"] > 0.95 and meta["flat"]["auroc"] == pytest.approx(0.5)
+    assert meta["flat"]["ece"] == pytest.approx(0.9 - correct.mean(), abs=1e-9)        # one bin: |0.9 - accuracy|
+    assert meta["good"]["ece"] == pytest.approx(vk.cal.expected_calibration_error(good, correct, 10))
+    sel = [t for t in fig.data if t.xaxis == "x2"]
+    assert len(sel) == 2 and all(t.x[-1] == pytest.approx(1.0) and t.y[-1] == pytest.approx(correct.mean()) for t in sel)

@@ -318,7 +318,6 @@ def make_score_comparison_figure(scores: Mapping[str, Sequence[float]], correct:
     empty bins skipped) and selective prediction (accuracy of the answers kept against the share kept, most
     confident first).  AUROC and ECE of each score go in the legend."""
     from plotly.subplots import make_subplots
-    from sklearn.metrics import roc_auc_score
     y = np.asarray(correct, dtype=float)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("reliability", "selective prediction"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="gray"),
@@ -326,7 +325,7 @@ def make_score_comparison_figure(scores: Mapping[str, Sequence[float]], correct:
     meta = {}
     for i, (name, s) in enumerate(scores.items()):
         s = np.asarray(s, dtype=float)
-        auroc = float(roc_auc_score(y, s)) if 0 < y.mean() < 1 else float("nan")
+        auroc = cal.auroc(s, y)
         ece = cal.expected_calibration_error(s, y, n_bins)
         meta[name] = {"auroc": auroc, "ece": ece}
         curve = cal.reliability_curve(s, y, n_bins)
