@@ -20,13 +20,14 @@ ALLOW_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 VENV_PATH     := PATH="$(abspath $(VENV))/bin:$$PATH"
 
 .PHONY: help setup lab test test-browser-rest test-long test-fast notebooks notebooks-full clean-notebooks check-notebooks bench assignments \
-        check-assignments rehearse grade clean
+        check-assignments rehearse grade clean test-hf
 
 help:
 	@echo "make lab              set up .venv and start JupyterLab on the course (LAB_ARGS='--no-browser --port 8899')"
 	@echo "make test             set up .venv and run every test"
 	@echo "make test-browser-rest  open the lessons make test does not open in the browser (CI runs it)"
 	@echo "make test-long        the claim tests whose models train for minutes (scheduled CI)"
+	@echo "make test-hf          install the optional [hf] extra and test the transformers adapter offline"
 	@echo "make test-fast        library tests only (no notebooks, no grading, no servers)"
 	@echo "make notebooks        execute every notebook in SMOKE mode into build/executed/"
 	@echo "make notebooks-full   execute every lesson in full mode (build/executed-full/, build/notebook-times-full.txt)"
@@ -78,6 +79,12 @@ test-browser-rest: setup
 # Claim tests whose models train for minutes (marker `long`): not in make test's 15 minutes; scheduled CI runs them.
 test-long: setup
 	FRONTIER_LONG_CLAIMS=1 FRONTIER_TEST_BUDGET=report $(PY) -m pytest -m long $(PYTEST_ARGS)
+
+# The optional [hf] path (transformers): HFCausalLM against transformers, and lesson 2.1's REAL_MODEL proposer, both
+# offline on tiny models built in the tests. make setup leaves [hf] out (it is opt-in for learners); .ci/run adds it.
+test-hf: setup
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[hf]"
+	FRONTIER_TEST_BUDGET=report $(PY) -m pytest tests/models/test_hf.py tests/reasoning/test_prompted_proposer.py $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser and not gpu" $(PYTEST_ARGS)
