@@ -41,3 +41,22 @@ def test_torch_threads_rejects_bad_counts(n, exc):
     with pytest.raises(exc, match="threads"):
         with torch_threads(n):
             pass
+
+
+def test_lookup_passes_objects_through_and_names_what_it_refuses():
+    from dataclasses import dataclass
+
+    from frontier.validation import lookup
+
+    @dataclass(frozen=True)
+    class Thing:
+        name: str
+
+    table = {"a": Thing("a"), "b": Thing("b")}
+    own = Thing("mine")
+    assert lookup("thing", own, table, Thing) is own
+    assert lookup("thing", "b", table, Thing) is table["b"]
+    with pytest.raises(ValueError, match=r"thing must be one of \['a', 'b'\], got 'c'"):
+        lookup("thing", "c", table, Thing)
+    with pytest.raises(TypeError, match="thing must be a name in .* or a Thing, got int"):
+        lookup("thing", 3, table, Thing)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Dict, Mapping, Optional, Tuple, Union
 
-from .validation import choice, fraction, nonnegative_float, nonnegative_int, positive_float, positive_int
+from .validation import choice, fraction, lookup, nonnegative_float, nonnegative_int, positive_float, positive_int
 
 __all__ = [
     "Accelerator", "ACCELERATORS", "accelerator", "DTYPES",
@@ -173,12 +173,7 @@ ACCELERATORS: Dict[str, Accelerator] = {a.name: a for a in (
 
 def _get_accelerator(name: Union[str, Accelerator]) -> Accelerator:
     """The :class:`Accelerator` called ``name`` (an Accelerator passes through); ValueError lists the names."""
-    if isinstance(name, Accelerator):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"accelerator name must be a str, got {type(name).__name__}")
-    choice("accelerator", name, tuple(ACCELERATORS))
-    return ACCELERATORS[name]
+    return lookup("accelerator", name, ACCELERATORS, Accelerator)
 
 
 accelerator = _get_accelerator
@@ -235,12 +230,7 @@ PRECISIONS: Dict[str, Precision] = {p.name: p for p in (
 
 def _get_precision(name: Union[str, Precision]) -> Precision:
     """The :class:`Precision` called ``name`` (a Precision passes through); ValueError lists the names."""
-    if isinstance(name, Precision):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"precision must be a str, got {type(name).__name__}")
-    choice("precision", name, tuple(PRECISIONS))
-    return PRECISIONS[name]
+    return lookup("precision", name, PRECISIONS, Precision)
 
 
 precision = _get_precision

@@ -65,6 +65,17 @@ def choice(name: str, value: object, options) -> object:
     return value
 
 
+def lookup(name: str, value: object, table, cls: type):
+    """``value`` itself if it is a ``cls``, else ``table[value]`` for one of the table's names: a ``ValueError``
+    lists the names for an unknown one, a ``TypeError`` answers anything that is neither a name nor a ``cls``."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a name in {list(table)} or a {cls.__name__}, got {type(value).__name__}")
+    choice(name, value, tuple(table))
+    return table[value]
+
+
 def int_array(name: str, value: object) -> np.ndarray:
     """A 1-D ``int64`` array of positive integers from a scalar or a sequence."""
     arr = np.atleast_1d(np.asarray(value))

@@ -104,3 +104,18 @@ def test_batch_validation_and_helpers():
     assert fn(np.random.default_rng(0)).tokens.shape == (5, 20)
     with pytest.raises(TypeError, match="Task protocol"):
         batches(object(), 5)
+
+
+def test_batch_from_pairs_and_rows_pad_right_and_mark_only_the_targets():
+    b = Batch.from_pairs([([1, 5, 6], [7, 2]), (torch.tensor([1, 9]), [2])], meta={"k": 1})
+    assert b.tokens.tolist() == [[1, 5, 6, 7, 2], [1, 9, 2, 0, 0]]          # PAD (0) on the right
+    assert b.target_mask.tolist() == [[False, False, False, True, True], [False, False, True, False, False]]
+    assert b.meta == {"k": 1}
+    r = Batch.from_rows([[1, 4, 4], [1]], [[False, True, False], [False]])
+    assert r.tokens.tolist() == [[1, 4, 4], [1, 0, 0]] and r.target_mask.tolist() == [[False, True, False]] + [[False] * 3]
+    with pytest.raises(ValueError, match="rows"):
+        Batch.from_rows([], [])
+    with pytest.raises(ValueError, match="masks"):
+        Batch.from_rows([[1, 2]], [[False]])
+    with pytest.raises(ValueError, match="masks"):
+        Batch.from_rows([[1, 2]], [])

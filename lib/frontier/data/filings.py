@@ -218,7 +218,6 @@ def long_filing(corpus, company, year: int, target_tokens: int, *,
     Returns:
         A :class:`~frontier.data.corpus.Document` with ``fact_spans`` for every fact of the year.
     """
-    from .corpus import Document
     target_tokens = positive_int("target_tokens", target_tokens)
     if count_tokens is None:
         count_tokens = word_count

@@ -29,7 +29,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ..validation import choice, positive_float, positive_int, rng as make_rng
+from ..validation import lookup, positive_float, positive_int, rng as make_rng
 
 __all__ = ["LossFit", "FITS", "HOFFMANN", "HOFFMANN_TEX", "EPOCH", "CHINCHILLA_COMPUTE", "loss",
            "chinchilla_optimum", "optimum", "isoflop_curve", "tokens_per_parameter", "training_flops",
@@ -81,12 +81,7 @@ FITS: Dict[str, LossFit] = {f.name: f for f in (HOFFMANN, HOFFMANN_TEX, EPOCH)}
 
 
 def _fit(fit) -> LossFit:
-    if isinstance(fit, LossFit):
-        return fit
-    if not isinstance(fit, str):
-        raise TypeError(f"fit must be a name in {list(FITS)} or a LossFit, got {type(fit).__name__}")
-    choice("fit", fit, tuple(FITS))
-    return FITS[fit]
+    return lookup("fit", fit, FITS, LossFit)
 
 
 def _positive_array(name: str, value) -> np.ndarray:

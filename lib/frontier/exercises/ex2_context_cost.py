@@ -13,7 +13,7 @@ students the rehearsal grades and the score a TA would give them.
 from __future__ import annotations
 
 import random
-from typing import Dict, List
+from typing import Dict
 
 from ..finance import context_cost as _cc
 

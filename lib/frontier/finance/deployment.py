@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 from ..architecture.params import LLAMA2_7B, LLAMA2_70B, MIXTRAL_8X7B, ModelConfig, active_parameters, total_parameters
-from ..hardware import (Accelerator, accelerator, bytes_per_param, decode_time_bound, kv_cache_bytes_per_token,
+from ..hardware import (Accelerator, accelerator, decode_time_bound, kv_cache_bytes_per_token,
                         memory_required, precision as _precision, prefill_time_bound)
-from ..validation import fraction, nonnegative_int, positive_float, positive_int
+from ..validation import fraction, positive_float, positive_int
 
 __all__ = ["OPEN_MODELS", "model_config", "SizingReport", "size_deployment", "models_that_fit", "Latency",
            "latency", "streaming_budget", "measure_tiny_latency", "gang"]
@@ -169,7 +169,6 @@ def size_deployment(model: Union[str, ModelConfig], precision: str = "bf16", *, 
     users = positive_int("users", users)
     fraction("margin", margin)
     acc = accelerator(device)
-    kvb = _kv_per_token(cfg, kv_precision)
     mem = memory_required(total_parameters(cfg), precision, n_layers=cfg.n_layers, n_kv_heads=cfg.n_kv_heads,
                           head_dim=cfg.head_dim, context=context, batch=users, kv_precision=kv_precision)
     usable = acc.memory_bytes * (1.0 - margin)

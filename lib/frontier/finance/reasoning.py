@@ -267,10 +267,7 @@ def _rows(vocab: DigitVocab, qs: Sequence[Question], way: str):
 def train_reasoner(way: str, spec: ReasonerSpec = ReasonerSpec(), *, progress: bool = True, use_cache: bool = True):
     """Train (or load from the cache) the :class:`~frontier.models.TinyLM` for ``way``; returns ``(model, vocab)``.
     Rows are ``<bos> kind x1 = 1 2 3 ... <sep> target <eos>``, the loss on the target only."""
-    import torch
-
     from ..models import Batch, TinyLM, TinyLMConfig, cached, next_token_loss_fn, train
-    from ..models.tokenizer import PAD
 
     way = choice("way", way, WAYS)
     if not isinstance(spec, ReasonerSpec):
@@ -280,14 +277,7 @@ def train_reasoner(way: str, spec: ReasonerSpec = ReasonerSpec(), *, progress: b
                        n_heads=spec.n_heads, d_ff=spec.d_ff, max_seq_len=spec.max_seq_len)
 
     def batch_fn(rng: np.random.Generator) -> Batch:
-        rows = _rows(vocab, synthetic_questions(spec.batch, rng), way)
-        T = max(len(h) + len(b) for h, b in rows)
-        tokens = torch.full((spec.batch, T), PAD, dtype=torch.int64)
-        mask = torch.zeros((spec.batch, T), dtype=torch.bool)
-        for i, (h, b) in enumerate(rows):
-            tokens[i, :len(h) + len(b)] = torch.tensor(h + b)
-            mask[i, len(h):len(h) + len(b)] = True
-        return Batch(tokens, mask, {})
+        return Batch.from_pairs(_rows(vocab, synthetic_questions(spec.batch, rng), way))
 
     def build():
         return TinyLM(cfg, seed=spec.seed)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 

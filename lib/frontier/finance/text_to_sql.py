@@ -17,7 +17,6 @@ is one token.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..validation import choice, positive_int
+from ..validation import positive_int
 from .database import COLUMNS, SCHEMA_PROMPT, corpus_for
 
 __all__ = ["Template", "TEMPLATES", "Example", "make_split", "gold_answer", "SQLVocab", "T2SSpec", "build_vocab",
@@ -283,10 +282,8 @@ def train_text_to_sql(spec: T2SSpec = T2SSpec(), *, progress: bool = True, use_c
 
     Rows are ``<bos> schema <sep> question <sep> sql <eos>``; the loss covers the SQL and ``<eos>`` only.
     """
-    import torch
-
     from ..models import Batch, TinyLM, TinyLMConfig, cached, next_token_loss_fn, train
-    from ..models.tokenizer import EOS, PAD
+    from ..models.tokenizer import EOS
 
     if not isinstance(spec, T2SSpec):
         raise TypeError(f"spec must be a T2SSpec, got {type(spec).__name__}")
@@ -303,14 +300,7 @@ def train_text_to_sql(spec: T2SSpec = T2SSpec(), *, progress: bool = True, use_c
         return TinyLM(cfg, seed=spec.seed)
 
     def batch_fn(rng: np.random.Generator) -> Batch:
-        pick = [rows[int(i)] for i in rng.integers(0, len(rows), size=spec.batch)]
-        T = max(len(h) + len(b) for h, b in pick)
-        tokens = torch.full((spec.batch, T), PAD, dtype=torch.int64)
-        mask = torch.zeros((spec.batch, T), dtype=torch.bool)
-        for i, (h, b) in enumerate(pick):
-            tokens[i, :len(h) + len(b)] = torch.tensor(h + b)
-            mask[i, len(h):len(h) + len(b)] = True
-        return Batch(tokens, mask, {})
+        return Batch.from_pairs([rows[int(i)] for i in rng.integers(0, len(rows), size=spec.batch)])
 
     def fit(model):
         return train(model, next_token_loss_fn(), batch_fn, spec.steps, lr=spec.lr, warmup=spec.steps // 10,

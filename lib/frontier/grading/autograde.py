@@ -1,7 +1,10 @@
 """What autograding does when nbgrader fails on a submission: summarise the failure, score it zero."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:                       # annotations only: course.py imports nbgrader
+    from .course import Course
 
 __all__ = ["summarise_failure", "ensure_zero_submission"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pprint
 import re
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 from .cells import FROZEN_BEGIN, FROZEN_END
 

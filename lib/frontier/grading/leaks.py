@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Sequence
+
+if TYPE_CHECKING:                       # annotations only: course.py imports nbgrader
+    from .course import Course
 
 __all__ = ["find_leaks"]
 

@@ -18,7 +18,7 @@ grading tests use to prove that no solution, hidden test or rubric leaks.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 from nbformat import NotebookNode
 from traitlets import Bool, Unicode

@@ -57,7 +57,6 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     n_bins = positive_int("n_bins", n_bins)
     p, y = _check(confidences, correct)
     b = _bins(p, n_bins)
-    count = np.bincount(b, minlength=n_bins)
     conf = np.bincount(b, weights=p, minlength=n_bins)
     acc = np.bincount(b, weights=y, minlength=n_bins)
     return float(np.abs(acc - conf).sum() / len(p))

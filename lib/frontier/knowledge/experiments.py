@@ -197,21 +197,10 @@ def finetune_closed_book(reader: Reader, items: Sequence[QAItem], answers: Seque
     """Fine-tune ``reader`` in place on closed-book questions ``items`` with ``answers`` only (no replay of old
     facts): the naive way to teach a model new quarters.  Returns the training log."""
     from ..models import Batch, next_token_loss_fn, train
-    from ..models.tokenizer import PAD
-    rows = []
-    for p, a in zip(prompt_tokens(reader, items), answers):
-        t = answer_tokens(reader, a)
-        rows.append((torch.cat([p, t]), len(p)))
+    pairs = [(p, answer_tokens(reader, a)) for p, a in zip(prompt_tokens(reader, items), answers)]
 
     def make(rng):
-        pick = [rows[int(i)] for i in rng.integers(len(rows), size=batch)]
-        T = max(len(r) for r, _ in pick)
-        tokens = torch.full((batch, T), PAD, dtype=torch.int64)
-        mask = torch.zeros((batch, T), dtype=torch.bool)
-        for b, (r, n) in enumerate(pick):
-            tokens[b, :len(r)] = r
-            mask[b, n:len(r)] = True
-        return Batch(tokens, mask)
+        return Batch.from_pairs([pairs[int(i)] for i in rng.integers(len(pairs), size=batch)])
 
     return train(reader.model, next_token_loss_fn(True), make, steps, lr=lr, seed=seed, progress=progress,
                  desc="fine-tune on new facts")

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ..models import Batch, TinyLM, TinyLMConfig, Tokenizer, cached, generate, next_token_loss_fn, train
-from ..models.tokenizer import EOS, PAD
+from ..models.tokenizer import EOS
 from ..validation import fraction, positive_int
 
 __all__ = ["UNKNOWN", "TEMPLATES", "ReaderConfig", "Reader", "Answer", "normalise", "format_prompt",
@@ -287,13 +287,7 @@ def _batch_fn(corpus, items, tok: Tokenizer, cfg: ReaderConfig):
             seq = (p + a)[:cfg.max_seq_len]
             rows.append(seq)
             masks.append([False] * len(p) + [True] * (len(seq) - len(p)))
-        T = max(len(r) for r in rows)
-        tokens = torch.full((len(rows), T), PAD, dtype=torch.int64)
-        mask = torch.zeros((len(rows), T), dtype=torch.bool)
-        for b, (r, m) in enumerate(zip(rows, masks)):
-            tokens[b, :len(r)] = torch.tensor(r)
-            mask[b, :len(m)] = torch.tensor(m)
-        return Batch(tokens, mask)
+        return Batch.from_rows(rows, masks)
     return make
 
 

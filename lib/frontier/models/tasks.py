@@ -19,7 +19,7 @@ Tasks in the library that follow :class:`Task`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Protocol, Tuple, runtime_checkable
+from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 import torch
@@ -57,6 +57,44 @@ class Batch:
         if (not isinstance(self.target_mask, torch.Tensor) or self.target_mask.dtype != torch.bool
                 or self.target_mask.shape != self.tokens.shape):
             raise TypeError(f"target_mask must be a bool tensor of the tokens' shape {tuple(self.tokens.shape)}")
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[int]], masks: Sequence[Sequence[bool]],
+                  meta: Optional[Dict[str, Any]] = None) -> "Batch":
+        """Right-pad token rows of different lengths into one batch.
+
+        ``rows[i]`` (token ids, a list or 1-D tensor) and ``masks[i]`` (its target flags, same length) fill row
+        ``i`` from the left; the rest is ``PAD`` (id 0) and not a target.  Shapes: ``(len(rows), max length)``.
+        """
+        from .tokenizer import PAD
+        if len(rows) == 0:
+            raise ValueError("rows must not be empty")
+        if len(masks) != len(rows):
+            raise ValueError(f"masks must have one entry per row, got {len(masks)} for {len(rows)} rows")
+        ids = [torch.as_tensor(r, dtype=torch.int64).reshape(-1) for r in rows]
+        flags = [torch.as_tensor(m, dtype=torch.bool).reshape(-1) for m in masks]
+        for i, (r, m) in enumerate(zip(ids, flags)):
+            if len(r) != len(m):
+                raise ValueError(f"masks[{i}] has {len(m)} flags for a row of {len(r)} tokens")
+        T = max(len(r) for r in ids)
+        tokens = torch.full((len(ids), T), PAD, dtype=torch.int64)
+        target = torch.zeros((len(ids), T), dtype=torch.bool)
+        for i, (r, m) in enumerate(zip(ids, flags)):
+            tokens[i, :len(r)] = r
+            target[i, :len(m)] = m
+        return cls(tokens, target, {} if meta is None else meta)
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[Tuple[Sequence[int], Sequence[int]]],
+                   meta: Optional[Dict[str, Any]] = None) -> "Batch":
+        """One row per ``(prompt, target)`` pair of token ids: ``prompt + target``, right-padded with ``PAD``;
+        the target's positions are the targets (see :meth:`from_rows`)."""
+        rows, masks = [], []
+        for p, t in pairs:
+            p, t = torch.as_tensor(p, dtype=torch.int64).reshape(-1), torch.as_tensor(t, dtype=torch.int64).reshape(-1)
+            rows.append(torch.cat([p, t]))
+            masks.append([False] * len(p) + [True] * len(t))
+        return cls.from_rows(rows, masks, meta)
 
     def to(self, device) -> "Batch":
         """The same batch on ``device`` (``meta`` is shared, not copied)."""

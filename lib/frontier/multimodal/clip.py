@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from ._util import log_dict
 from ..validation import positive_int
 from .contrastive import CLIP_INIT_LOGIT_SCALE, info_nce, normalize, recall_at_k, zero_shot_accuracy
 from .digits import (
-    DIGIT_WORDS, HELDOUT_COMBOS, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, DigitSplit, all_caption_texts, class_captions,
+    HELDOUT_COMBOS, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, DigitSplit, all_caption_texts, class_captions,
     combo_caption, combos, load_digit_split, parity, sample_training_captions, size_word,
 )
 

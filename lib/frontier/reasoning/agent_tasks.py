@@ -285,13 +285,7 @@ class _PolicyTask:
                 for i in range(a + 1, b + 1):                             # +1: the BOS shifts positions
                     mask[i] = True
             rows.append((ids, mask))
-        seq = max(len(i) for i, _ in rows)
-        tokens = torch.zeros((batch, seq), dtype=torch.int64)
-        target = torch.zeros((batch, seq), dtype=torch.bool)
-        for b, (ids, mask) in enumerate(rows):
-            tokens[b, :len(ids)] = torch.tensor(ids)
-            target[b, :len(ids)] = torch.tensor(mask)
-        return Batch(tokens, target, {})
+        return Batch.from_rows([ids for ids, _ in rows], [mask for _, mask in rows])
 
 
 def train_policy(ks: Sequence[int] = (1, 2, 3, 4), *, steps: int = 1500, seed: int = 0, progress: bool = True):

@@ -91,13 +91,7 @@ class TraceTask:
                     if len(head) + len(body) <= self._seq_len:
                         break
             rows.append((head, body))
-        seq = max(len(h) + len(b) for h, b in rows)
-        tokens = torch.full((batch, seq), PAD, dtype=torch.int64)
-        mask = torch.zeros((batch, seq), dtype=torch.bool)
-        for i, (head, body) in enumerate(rows):
-            tokens[i, :len(head) + len(body)] = torch.tensor(head + body)
-            mask[i, len(head):len(head) + len(body)] = True
-        return Batch(tokens, mask, {})
+        return Batch.from_pairs(rows)
 
 
 @dataclass(frozen=True)

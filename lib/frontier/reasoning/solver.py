@@ -17,7 +17,6 @@ solvable (the Tree-of-Thoughts paper's puzzle file has exactly 1,362 rows).
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 from functools import lru_cache
 from typing import Iterable, List, Tuple
 

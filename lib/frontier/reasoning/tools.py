@@ -296,13 +296,7 @@ class _PairTask:
             head, body = self.tok.encode(prompt, bos=True), self.tok.encode(target)
             if len(head) + len(body) <= MAX_LEN:
                 rows.append((head, body))
-        seq = max(len(h) + len(b) for h, b in rows)
-        tokens = torch.zeros((batch, seq), dtype=torch.int64)
-        mask = torch.zeros((batch, seq), dtype=torch.bool)
-        for i, (h, b) in enumerate(rows):
-            tokens[i, :len(h) + len(b)] = torch.tensor(h + b)
-            mask[i, len(h):len(h) + len(b)] = True
-        return Batch(tokens, mask, {})
+        return Batch.from_pairs(rows)
 
 
 def _pair_fn(task: str, mode: str, digits: Tuple[int, int]):

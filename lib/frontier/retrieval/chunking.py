@@ -57,17 +57,22 @@ def chunk_fixed(doc, size: int, overlap: int = 0, *, first_id: int = 0) -> List[
     if overlap >= size:
         raise ValueError(f"overlap must be smaller than size, got overlap={overlap} >= size={size}")
     doc_id, text = _doc_fields(doc)
-    spans = [m.span() for m in _TOKEN.finditer(text)]
+    return _windows(doc_id, text, [m.span() for m in _TOKEN.finditer(text)], size, overlap, first_id)
+
+
+def _windows(doc_id: str, text: str, units: List[Tuple[int, int]], size: int, overlap: int,
+             first_id: int) -> List[Chunk]:
+    """Chunks of ``size`` consecutive ``units`` (character spans of tokens or sentences) of ``text``, each sharing
+    ``overlap`` units with the one before; the last window ends at the last unit."""
     out: List[Chunk] = []
-    step = size - overlap
     i = 0
-    while i < len(spans):
-        j = min(i + size, len(spans))
-        s, e = spans[i][0], spans[j - 1][1]
+    while i < len(units):
+        j = min(i + size, len(units))
+        s, e = units[i][0], units[j - 1][1]
         out.append(Chunk(first_id + len(out), doc_id, s, e, text[s:e]))
-        if j == len(spans):
+        if j == len(units):
             break
-        i += step
+        i += size - overlap
     return out
 
 
@@ -89,17 +94,7 @@ def chunk_sentences(doc, sentences_per_chunk: int = 1, overlap: int = 0, *, firs
     if overlap >= n:
         raise ValueError(f"overlap must be smaller than sentences_per_chunk, got {overlap} >= {n}")
     doc_id, text = _doc_fields(doc)
-    sents = _sentences(text)
-    out: List[Chunk] = []
-    i = 0
-    while i < len(sents):
-        j = min(i + n, len(sents))
-        s, e = sents[i][0], sents[j - 1][1]
-        out.append(Chunk(first_id + len(out), doc_id, s, e, text[s:e]))
-        if j == len(sents):
-            break
-        i += n - overlap
-    return out
+    return _windows(doc_id, text, _sentences(text), n, overlap, first_id)
 
 
 def chunk_sections(doc, *, first_id: int = 0) -> List[Chunk]:

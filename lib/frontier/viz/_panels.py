@@ -6,7 +6,7 @@ domains once and hands out the ``xaxis``/``yaxis`` names for each panel.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 
 class Panels:

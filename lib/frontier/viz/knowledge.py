@@ -244,7 +244,6 @@ def _search(hnsw, queries, ef_search: int):
 
 def _bench(sizes: tuple, ef_search: int, seed: int):
     """Recall@10 and µs per query of HNSW at ``ef_search`` against exact search (indexes built once per size)."""
-    import time as _time
     from ..knowledge.memory import one_faiss_thread
     queries, built = _built(sizes, seed)
     res = {"size": [], "recall": [], "exact_s": [], "hnsw_s": []}

@@ -1,7 +1,7 @@
 """Figures for the long-context lesson: RoPE scaling, KV-cache memory, sink tokens, ring attention."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping
 
 import numpy as np
 import plotly.graph_objects as go

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +11,7 @@ from ..architecture import moe
 from ..architecture.costs import GPUS
 from ..env import torch_threads
 from ..architecture.params import LLAMA2_70B, MIXTRAL_8X7B, active_parameters, total_parameters, weight_bytes
-from ..validation import choice, nonnegative_float, positive_float, positive_int
+from ..validation import nonnegative_float, positive_int
 from ._panels import Panels
 from .controller import InteractiveFigure, dropdown, register, slider
 from .theme import COLORS, apply_theme

@@ -18,7 +18,7 @@ Computation stays in :mod:`frontier.multimodal`; this module only draws.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go

@@ -17,7 +17,7 @@ control that revisits a setting only redraws.
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import plotly.graph_objects as go
